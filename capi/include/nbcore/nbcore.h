@@ -1,0 +1,264 @@
+/*
+ * nbcore.h -- the stable C ABI of nbcore: dependable image generation with Google's Gemini image
+ * models ("Nano Banana" gemini-2.5-flash-image, "Nano Banana Pro" gemini-3-pro-image-preview).
+ *
+ * This header is the whole public contract. Conventions:
+ *   - every fallible function returns an int status: NBC_OK (0) or an NBC_E_* code;
+ *   - out-parameters come first; objects returned through them are owned by the caller and are
+ *     released with the matching *_free function, which accepts NULL;
+ *   - after a failure, nbc_error_last() describes it (thread-local, never NULL);
+ *   - options structs start with struct_size; initialise them with the *_INIT macro or the
+ *     *_init() function (for FFI). New fields are only ever added at the end;
+ *   - strings are UTF-8 and borrowed for the duration of the call unless stated otherwise;
+ *     strings returned by accessors live as long as the object they came from.
+ *
+ * A minimal program:
+ *
+ *     nbc_client *c = NULL;
+ *     nbc_client_options o = NBC_CLIENT_OPTIONS_INIT;   // key from GOOGLE_API_KEY / GEMINI_API_KEY
+ *     if (nbc_client_new(&c, &o) != NBC_OK) die(nbc_error_last());
+ *     nbc_request *r = NULL;
+ *     nbc_request_new(&r, "a lighthouse at dawn, oil painting");
+ *     nbc_request_set_aspect_ratio(r, "16:9");
+ *     nbc_result *res = NULL;
+ *     if (nbc_generate(&res, c, r) != NBC_OK) {
+ *         const nbc_error *e = nbc_error_last();
+ *         fprintf(stderr, "%s\n%s\n", nbc_error_message(e), nbc_error_advice(e));
+ *     }
+ *     nbc_result_free(res); nbc_request_free(r); nbc_client_free(c);
+ */
+#ifndef NBCORE_NBCORE_H
+#define NBCORE_NBCORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32)
+#  define NBC_EXTERN_DECL __declspec(dllimport)
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#  define NBC_EXTERN_DECL __attribute__((visibility("default")))
+#else
+#  define NBC_EXTERN_DECL
+#endif
+#define NBC_API(type) NBC_EXTERN_DECL type
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- version ----------------------------------------------------------------------------- */
+
+#define NBC_VERSION_MAJOR 0
+#define NBC_VERSION_MINOR 1
+#define NBC_VERSION_PATCH 0
+#define NBC_VERSION_STRING "0.1.0"
+#define NBC_VERSION_NUMBER (NBC_VERSION_MAJOR * 10000 + NBC_VERSION_MINOR * 100 + NBC_VERSION_PATCH)
+
+/* The library's version; compare with NBC_VERSION_NUMBER to catch header/library mismatches. */
+NBC_API(int) nbc_version_number(void);
+NBC_API(const char *) nbc_version_string(void);
+
+/* ---- status codes (append only; the values never change) --------------------------------- */
+
+#define NBC_OK                0
+#define NBC_E_RATE_LIMITED    1   /* 429 per-minute quota: wait retry_after, then retry */
+#define NBC_E_QUOTA_EXHAUSTED 2   /* 429 per-day / zero quota / billing: will not clear soon */
+#define NBC_E_SERVER_ERROR    3   /* 500 */
+#define NBC_E_BAD_GATEWAY     4   /* 502 */
+#define NBC_E_UNAVAILABLE     5   /* 503 overloaded */
+#define NBC_E_TIMEOUT         6   /* 504 or a client-side timeout */
+#define NBC_E_NETWORK         7   /* DNS, connect, reset, TLS */
+#define NBC_E_AUTH            8   /* key invalid / missing / suspended, API disabled */
+#define NBC_E_LOCATION        9   /* location or billing precondition */
+#define NBC_E_MODEL_NOT_FOUND 10  /* 404 */
+#define NBC_E_BAD_REQUEST     11  /* other 400 */
+#define NBC_E_BLOCKED_SAFETY  12  /* safety layer 1 (configurable thresholds) */
+#define NBC_E_BLOCKED_POLICY  13  /* safety layer 2 (output filter, not configurable) */
+#define NBC_E_NO_IMAGE        14  /* reply without an image */
+#define NBC_E_BLANK_IMAGE     15  /* image decodes but is blank */
+#define NBC_E_BAD_RESPONSE    16  /* malformed reply or corrupt image */
+#define NBC_E_BUDGET          17  /* a spending cap would be crossed */
+#define NBC_E_DEADLINE        18  /* the total deadline ran out */
+#define NBC_E_CANCELLED       19  /* cancelled by the caller */
+#define NBC_E_INVALID_ARG     20  /* bad argument or impossible option */
+#define NBC_E_INTERNAL        21  /* a bug in nbcore */
+
+/* Static text for a code ("RATE_LIMITED: rate limited ..."); never NULL. */
+NBC_API(const char *) nbc_strerror(int code);
+/* The code's name alone ("RATE_LIMITED"); "UNKNOWN_STATUS" for values this library predates. */
+NBC_API(const char *) nbc_status_name(int code);
+
+/* Quota dimension of a rate or quota error. */
+#define NBC_DIM_NONE    0
+#define NBC_DIM_RPM     1
+#define NBC_DIM_TPM     2
+#define NBC_DIM_IPM     3
+#define NBC_DIM_RPD     4
+#define NBC_DIM_ZERO    5   /* limit 0: no quota for this model on this tier */
+#define NBC_DIM_UNKNOWN 6
+
+/* ---- errors ------------------------------------------------------------------------------ */
+
+typedef struct nbc_error nbc_error;
+
+/* One attempt of a request: what was sent where, what came back, how long we waited. */
+typedef struct nbc_attempt {
+    uint32_t struct_size;
+    int32_t number;              /* 1-based */
+    int32_t outcome;             /* NBC_OK or NBC_E_* */
+    int32_t http_status;         /* 0 when no reply arrived */
+    int64_t server_delay_ms;     /* what the server asked for; -1 when it said nothing */
+    int64_t chosen_delay_ms;     /* what was waited before the next attempt */
+    int64_t duration_ms;
+    const char *route;           /* valid while the owning result/error lives */
+    const char *reason;
+} nbc_attempt;
+#define NBC_ATTEMPT_INIT { sizeof(nbc_attempt), 0, 0, 0, -1, 0, 0, NULL, NULL }
+
+/* The last failure on this thread. Never NULL: after a success it describes NBC_OK. The object
+ * stays valid until the next nbcore call on the same thread. */
+NBC_API(const nbc_error *) nbc_error_last(void);
+NBC_API(int) nbc_error_code(const nbc_error *e);
+NBC_API(const char *) nbc_error_message(const nbc_error *e);   /* never NULL */
+NBC_API(const char *) nbc_error_advice(const nbc_error *e);    /* what to do next; never NULL */
+NBC_API(int) nbc_error_http_status(const nbc_error *e);
+NBC_API(const char *) nbc_error_api_status(const nbc_error *e); /* "RESOURCE_EXHAUSTED" or "" */
+NBC_API(const char *) nbc_error_reason(const nbc_error *e);     /* quotaId, finishReason, ... */
+NBC_API(int64_t) nbc_error_retry_after_ms(const nbc_error *e);  /* -1 when unknown */
+NBC_API(int) nbc_error_dimension(const nbc_error *e);           /* NBC_DIM_* */
+NBC_API(int) nbc_error_safety_layer(const nbc_error *e);        /* 0, 1 or 2 */
+NBC_API(int) nbc_error_retryable(const nbc_error *e);
+NBC_API(int) nbc_error_attempt_count(const nbc_error *e);
+NBC_API(const char *) nbc_error_route(const nbc_error *e);      /* "" when none */
+NBC_API(int) nbc_error_attempt(nbc_attempt *out, const nbc_error *e, int index);
+
+/* ---- client ------------------------------------------------------------------------------ */
+
+typedef struct nbc_client nbc_client;
+
+#define NBC_RETRY_INTERACTIVE 0   /* 1 s base, 60 s cap, 5 attempts */
+#define NBC_RETRY_PATIENT     1   /* 30 s base doubling to 5 min, 5 attempts */
+#define NBC_RETRY_NONE        2   /* one attempt */
+
+#define NBC_EVENT_ATTEMPT_START   1
+#define NBC_EVENT_ATTEMPT_END     2
+#define NBC_EVENT_RETRY_SCHEDULED 3
+#define NBC_EVENT_DONE            4
+
+typedef struct nbc_event {
+    uint32_t struct_size;
+    int32_t kind;                /* NBC_EVENT_* */
+    int32_t attempt;
+    int32_t outcome;             /* NBC_OK or NBC_E_* (ATTEMPT_END, DONE) */
+    int32_t http_status;
+    int64_t server_delay_ms;     /* -1 when the server gave no delay */
+    int64_t delay_ms;            /* RETRY_SCHEDULED: the wait chosen */
+    int64_t elapsed_ms;          /* since the request started */
+    const char *reason;          /* valid during the callback only */
+    const char *message;
+    const char *route;
+} nbc_event;
+
+/* Called on the thread running the request. Must not call back into the same client. */
+typedef void (*nbc_event_fn)(const nbc_event *event, void *payload);
+
+typedef struct nbc_client_options {
+    uint32_t struct_size;
+    const char *api_key;         /* NULL: GOOGLE_API_KEY, then GEMINI_API_KEY */
+    const char *base_url;        /* NULL: GOOGLE_GEMINI_BASE_URL, then the Gemini API */
+    const char *model;           /* NULL: gemini-3-pro-image-preview */
+    int32_t retry_preset;        /* NBC_RETRY_* */
+    int32_t max_attempts;        /* 0: the preset's; otherwise 1..100 */
+    int64_t deadline_ms;         /* total per request, 0: none */
+    int64_t attempt_timeout_ms;  /* per attempt, 0: chosen by image size */
+    nbc_event_fn on_event;       /* optional */
+    void *event_payload;
+} nbc_client_options;
+#define NBC_CLIENT_OPTIONS_INIT { sizeof(nbc_client_options), NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL }
+
+/* Fills *opts with defaults; struct_size is the caller's sizeof(nbc_client_options). */
+NBC_API(int) nbc_client_options_init(nbc_client_options *opts, size_t struct_size);
+/* opts may be NULL for all defaults. */
+NBC_API(int) nbc_client_new(nbc_client **out, const nbc_client_options *opts);
+NBC_API(void) nbc_client_free(nbc_client *client);
+
+/* ---- requests ---------------------------------------------------------------------------- */
+
+typedef struct nbc_request nbc_request;
+
+NBC_API(int) nbc_request_new(nbc_request **out, const char *prompt);
+NBC_API(void) nbc_request_free(nbc_request *req);
+NBC_API(int) nbc_request_set_prompt(nbc_request *req, const char *prompt);
+NBC_API(int) nbc_request_set_model(nbc_request *req, const char *model);        /* NULL: client's */
+NBC_API(int) nbc_request_set_aspect_ratio(nbc_request *req, const char *ratio); /* "16:9"; NULL: unset */
+NBC_API(int) nbc_request_set_image_size(nbc_request *req, const char *size);    /* "1K" "2K" "4K"; NULL: unset */
+NBC_API(int) nbc_request_set_seed(nbc_request *req, int64_t seed);              /* -1: unset; else int32 range */
+NBC_API(int) nbc_request_set_temperature(nbc_request *req, double t);           /* < 0: unset; else 0..2 */
+NBC_API(int) nbc_request_set_system_instruction(nbc_request *req, const char *text);
+NBC_API(int) nbc_request_add_safety_setting(nbc_request *req, const char *category, const char *threshold);
+/* Adds an input image (encoded bytes, copied). mime NULL: sniffed from the bytes. */
+NBC_API(int) nbc_request_add_image(nbc_request *req, const uint8_t *data, size_t len, const char *mime);
+
+/* ---- generation -------------------------------------------------------------------------- */
+
+typedef struct nbc_result nbc_result;
+
+/* Blocking: sends, classifies, waits and retries as the client's policy says, validates every
+ * image. On failure *out stays NULL and nbc_error_last() has the class, advice and attempts. */
+NBC_API(int) nbc_generate(nbc_result **out, nbc_client *client, const nbc_request *req);
+NBC_API(void) nbc_result_free(nbc_result *res);
+
+typedef struct nbc_image_info {
+    uint32_t struct_size;
+    int32_t width;
+    int32_t height;
+    int32_t channels;            /* as decoded: 3 RGB, 4 RGBA, ... */
+    const char *mime;            /* valid while the result lives */
+    const uint8_t *data;         /* encoded bytes, valid while the result lives */
+    size_t size;
+} nbc_image_info;
+#define NBC_IMAGE_INFO_INIT { sizeof(nbc_image_info), 0, 0, 0, NULL, NULL, 0 }
+
+NBC_API(int) nbc_result_image_count(const nbc_result *res);
+NBC_API(int) nbc_result_image(nbc_image_info *out, const nbc_result *res, int index);
+NBC_API(const char *) nbc_result_text(const nbc_result *res);          /* "" when none */
+NBC_API(const char *) nbc_result_model_version(const nbc_result *res);
+NBC_API(const char *) nbc_result_route(const nbc_result *res);
+NBC_API(int) nbc_result_attempt_count(const nbc_result *res);
+NBC_API(int) nbc_result_attempt(nbc_attempt *out, const nbc_result *res, int index);
+
+typedef struct nbc_usage {
+    uint32_t struct_size;
+    int64_t prompt_tokens;
+    int64_t candidates_tokens;
+    int64_t thoughts_tokens;
+    int64_t total_tokens;
+    int64_t image_output_tokens;
+} nbc_usage;
+#define NBC_USAGE_INIT { sizeof(nbc_usage), 0, 0, 0, 0, 0 }
+NBC_API(int) nbc_result_usage(nbc_usage *out, const nbc_result *res);
+
+/* ---- image checks ------------------------------------------------------------------------ */
+
+typedef struct nbc_image_check {
+    uint32_t struct_size;
+    int32_t ok;                  /* decodes, within limits, not blank */
+    int32_t blank;
+    int32_t code;                /* NBC_OK, NBC_E_BLANK_IMAGE or NBC_E_BAD_RESPONSE */
+    int32_t width;
+    int32_t height;
+    int32_t channels;
+    char mime[32];
+    char reason[256];            /* why it is blank or invalid; "" when ok */
+} nbc_image_check;
+#define NBC_IMAGE_CHECK_INIT { sizeof(nbc_image_check), 0, 0, 0, 0, 0, 0, {0}, {0} }
+
+/* Decodes and validates encoded image bytes. Returns NBC_OK when the check ran (the verdict is
+ * in *out), NBC_E_INVALID_ARG for bad arguments. */
+NBC_API(int) nbc_check_image(nbc_image_check *out, const uint8_t *data, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NBCORE_NBCORE_H */

@@ -1,0 +1,18 @@
+# One place for the flags every nbcore target gets: warnings, sanitizers.
+function(nbcore_target_defaults target)
+  get_target_property(type ${target} TYPE)
+  if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+    target_compile_options(${target} PRIVATE
+      $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wpedantic -Wshadow=local -Wnon-virtual-dtor>
+      $<$<COMPILE_LANGUAGE:C>:-Wall -Wextra -Wpedantic>)
+    if(NBCORE_WERROR)
+      target_compile_options(${target} PRIVATE -Werror)
+    endif()
+  endif()
+  if(NBCORE_SANITIZE)
+    target_compile_options(${target} PRIVATE -fsanitize=${NBCORE_SANITIZE} -fno-omit-frame-pointer)
+    if(NOT type STREQUAL "STATIC_LIBRARY" AND NOT type STREQUAL "OBJECT_LIBRARY")
+      target_link_options(${target} PRIVATE -fsanitize=${NBCORE_SANITIZE})
+    endif()
+  endif()
+endfunction()
