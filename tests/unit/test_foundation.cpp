@@ -100,3 +100,16 @@ TEST_CASE("output sizes follow the reference tables", "[models]") {
     REQUIRE(nearest_aspect_ratio(1000, 1000) == "1:1");
     REQUIRE(canonical_model_id("models/nano-banana-pro-preview") == kModelPro);
 }
+
+#include "nbcore/redact.hpp"
+
+TEST_CASE("redact removes keys in every form", "[redact]") {
+    // Built at run time so no key-shaped literal sits in the tree.
+    std::string key = std::string("AI") + "za" + "SyA1234567890abcdefghijklmnopqrstuv";
+    REQUIRE(key.size() == 39);
+    REQUIRE(redact("Invalid API key: " + key) == "Invalid API key: [REDACTED]");
+    REQUIRE(redact("GET /v1beta/models?key=secret123&x=1") == "GET /v1beta/models?key=[REDACTED]&x=1");
+    REQUIRE(redact("my key is test-key-0001, see", "test-key-0001") == "my key is [REDACTED], see");
+    REQUIRE(redact("short keys like abc are not masked", "abc") == "short keys like abc are not masked");
+    REQUIRE(redact("AIzaShort stays") == "AIzaShort stays");
+}

@@ -13,6 +13,7 @@
 #include "nbcore/codec.hpp"
 #include "nbcore/image.hpp"
 #include "nbcore/policy.hpp"
+#include "nbcore/redact.hpp"
 #include "nbcore/reply.hpp"
 #include "nbcore/request.hpp"
 #include "nbcore/status.hpp"
@@ -112,8 +113,5 @@ private:
 // Reads GOOGLE_API_KEY, then GEMINI_API_KEY (stripped). Sets *both_set when both are present and
 // differ, so callers can warn like the official SDKs.
 std::string api_key_from_env(bool* both_set = nullptr);
-
-// Replaces anything that looks like an API key (AIza..., or the given key) in text.
-std::string redact(std::string_view text, std::string_view key = {});
 
 }  // namespace nbcore
