@@ -162,19 +162,45 @@ typedef struct nbc_event {
 /* Called on the thread running the request. Must not call back into the same client. */
 typedef void (*nbc_event_fn)(const nbc_event *event, void *payload);
 
+/* Retry policy: how long to back off per class, and how many attempts to make. Start from a preset
+ * with nbc_retry_policy_preset() and change what you need. */
+typedef struct nbc_retry_policy {
+    uint32_t struct_size;
+    int32_t max_attempts;              /* including the first, 1..100 */
+    int64_t server_base_ms;            /* 500 / 503 / 504 / network: full-jitter exponential backoff */
+    int64_t server_cap_ms;
+    int64_t gateway_base_ms;           /* 502 */
+    int64_t gateway_cap_ms;
+    int64_t rate_base_ms;              /* 429 per-minute when the server gives no delay */
+    int64_t rate_cap_ms;
+    int64_t max_wait_ms;               /* one wait longer than this fails at once (with retry_after) */
+    int32_t max_billed_retries;        /* NO_IMAGE / BLANK_IMAGE retries (each one is billed) */
+    int32_t max_bad_response_retries;  /* malformed replies, corrupt images */
+    double jitter_ratio;               /* positive jitter added to server-given waits, 0..1 */
+} nbc_retry_policy;
+
+/* Fills *out from NBC_RETRY_INTERACTIVE / _PATIENT / _NONE. Set out->struct_size first
+ * (sizeof(nbc_retry_policy)). */
+NBC_API(int) nbc_retry_policy_preset(nbc_retry_policy *out, int preset);
+
+#define NBC_CLIENT_STREAM 1u       /* use streamGenerateContent (SSE) */
+
 typedef struct nbc_client_options {
     uint32_t struct_size;
+    uint32_t flags;              /* NBC_CLIENT_* bits */
     const char *api_key;         /* NULL: GOOGLE_API_KEY, then GEMINI_API_KEY */
     const char *base_url;        /* NULL: GOOGLE_GEMINI_BASE_URL, then the Gemini API */
     const char *model;           /* NULL: gemini-3-pro-image-preview */
-    int32_t retry_preset;        /* NBC_RETRY_* */
-    int32_t max_attempts;        /* 0: the preset's; otherwise 1..100 */
+    int32_t retry_preset;        /* NBC_RETRY_*; ignored when retry is set */
+    int32_t max_attempts;        /* 0: the policy's; otherwise 1..100 */
+    const nbc_retry_policy *retry;   /* NULL: the preset; copied by nbc_client_new */
     int64_t deadline_ms;         /* total per request, 0: none */
-    int64_t attempt_timeout_ms;  /* per attempt, 0: chosen by image size */
+    int64_t attempt_timeout_ms;  /* per attempt, 0: chosen by image size (3 min at 1K ... 7 min at 4K) */
+    int64_t idle_timeout_ms;     /* longest silence inside a reply body, 0: 60 s */
     nbc_event_fn on_event;       /* optional */
     void *event_payload;
 } nbc_client_options;
-#define NBC_CLIENT_OPTIONS_INIT { sizeof(nbc_client_options), NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL }
+#define NBC_CLIENT_OPTIONS_INIT { sizeof(nbc_client_options), 0, NULL, NULL, NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL }
 
 /* Fills *opts with defaults; struct_size is the caller's sizeof(nbc_client_options). */
 NBC_API(int) nbc_client_options_init(nbc_client_options *opts, size_t struct_size);

@@ -1,0 +1,151 @@
+"""nbcore: dependable image generation with Google's Gemini image models.
+
+    import nbcore
+    client = nbcore.Client()                      # key from GOOGLE_API_KEY / GEMINI_API_KEY
+    result = client.generate("a lighthouse at dawn, oil painting", aspect_ratio="16:9")
+    result.images[0].save("lighthouse.png")
+
+Failures raise a subclass of nbcore.NbcoreError whose .advice says what to do next. The engine
+retries and waits as the server asks, validates every image (blank images are caught) and records
+every attempt (result.attempts / error.attempts).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+from . import _nbcore
+from ._errors import *  # noqa: F401,F403  (the exception classes are part of the API)
+from ._errors import __all__ as _error_names
+from ._types import Attempt, Image, ImageCheck, Result, RetryPolicy, Usage
+
+__version__ = _nbcore.version()
+
+DEFAULT_MODEL = "gemini-3-pro-image-preview"
+MODELS = ("gemini-3-pro-image-preview", "gemini-2.5-flash-image")
+ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
+IMAGE_SIZES = ("1K", "2K", "4K")
+
+__all__ = ["Client", "RetryPolicy", "Result", "Image", "Attempt", "Usage", "ImageCheck", "check_image",
+           "DEFAULT_MODEL", "MODELS", "ASPECT_RATIOS", "IMAGE_SIZES", "__version__"] + list(_error_names)
+
+ImageInput = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", Any]
+EventCallback = Callable[[Dict[str, Any]], None]
+
+
+def _env_api_key() -> Optional[str]:
+    google = (os.environ.get("GOOGLE_API_KEY") or "").strip()
+    gemini = (os.environ.get("GEMINI_API_KEY") or "").strip()
+    if google and gemini:
+        warnings.warn("Both GOOGLE_API_KEY and GEMINI_API_KEY are set. Using GOOGLE_API_KEY.",
+                      stacklevel=3)
+    return google or gemini or None
+
+
+def _seconds_to_ms(value: Optional[float], name: str) -> int:
+    if value is None:
+        return 0
+    if value <= 0:
+        raise InvalidArgumentError(f"{name} must be a positive number of seconds (got {value!r})",  # noqa: F405
+                                   advice=f"Pass {name}=None for no limit, or a positive number of seconds.")
+    return int(round(value * 1000))
+
+
+def _image_bytes(item: ImageInput) -> Tuple[bytes, Optional[str]]:
+    """Accepts encoded bytes, a file path, a PIL image or a numpy array (HxWxC uint8)."""
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        return bytes(item), None
+    if isinstance(item, (str, os.PathLike)):
+        with open(item, "rb") as f:
+            return f.read(), None
+    mod = type(item).__module__
+    if mod.startswith("PIL."):
+        import io
+        buf = io.BytesIO()
+        item.save(buf, format="PNG")
+        return buf.getvalue(), "image/png"
+    if mod == "numpy":
+        import io
+        from PIL import Image as _PIL  # numpy input is converted through Pillow
+        buf = io.BytesIO()
+        _PIL.fromarray(item).save(buf, format="PNG")
+        return buf.getvalue(), "image/png"
+    raise InvalidArgumentError(  # noqa: F405
+        f"unsupported image input of type {type(item).__name__}",
+        advice="Pass encoded bytes, a file path, a PIL image or a numpy uint8 array.")
+
+
+class Client:
+    """A client for the Gemini image models.
+
+    Args:
+        api_key: the Gemini API key; default GOOGLE_API_KEY, then GEMINI_API_KEY (a warning is
+            issued when both are set, as the official SDKs do).
+        model: the default model for generate().
+        base_url: another endpoint, e.g. the bundled emulator; default GOOGLE_GEMINI_BASE_URL,
+            then https://generativelanguage.googleapis.com.
+        retry: "interactive" (1 s base, 60 s cap, 5 attempts), "patient" (30 s base doubling to
+            5 min, 5 attempts), "none", or a RetryPolicy.
+        max_attempts: override the policy's number of attempts (including the first).
+        deadline: default total seconds per request, across waits and attempts (None = none).
+        attempt_timeout: seconds one attempt may take (None = chosen by image size).
+        idle_timeout: longest silence in the middle of a reply body, seconds (None = 60 s).
+        stream: use streamGenerateContent (server-sent events).
+        on_event: called with a dict for each attempt start/end, retry scheduled and done.
+    """
+
+    def __init__(self, api_key: Optional[str] = None, model: str = DEFAULT_MODEL,
+                 base_url: Optional[str] = None,
+                 retry: Union[str, RetryPolicy] = "interactive",
+                 max_attempts: Optional[int] = None, deadline: Optional[float] = None,
+                 attempt_timeout: Optional[float] = None, idle_timeout: Optional[float] = None,
+                 stream: bool = False, on_event: Optional[EventCallback] = None):
+        policy = retry if isinstance(retry, RetryPolicy) else RetryPolicy.preset(retry)
+        if max_attempts is not None:
+            policy = policy.replace(max_attempts=int(max_attempts))
+        if api_key is None:
+            api_key = _env_api_key()
+        self._model = model
+        self._client = _nbcore._Client(
+            api_key=api_key, base_url=base_url, model=model, retry=policy._to_c(),
+            deadline_ms=_seconds_to_ms(deadline, "deadline"),
+            attempt_timeout_ms=_seconds_to_ms(attempt_timeout, "attempt_timeout"),
+            idle_timeout_ms=_seconds_to_ms(idle_timeout, "idle_timeout"),
+            stream=bool(stream), on_event=on_event)
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    def generate(self, prompt: str, images: Optional[Sequence[ImageInput]] = None, *,
+                 model: Optional[str] = None, aspect_ratio: Optional[str] = None,
+                 image_size: Optional[str] = None,
+                 safety: Optional[Union[Dict[str, str], Iterable[Tuple[str, str]]]] = None,
+                 seed: Optional[int] = None, temperature: Optional[float] = None,
+                 system_instruction: Optional[str] = None) -> Result:
+        """Generate (or edit, with input images) and return a Result; raises an NbcoreError
+        subclass on failure. Blocks while waiting and retrying; the GIL is released meanwhile."""
+        inputs = [_image_bytes(i) for i in (images or [])]
+        if isinstance(safety, dict):
+            safety = list(safety.items())
+        raw = self._client.generate(
+            prompt=prompt, model=model, aspect_ratio=aspect_ratio, image_size=image_size,
+            seed=seed, temperature=temperature, system_instruction=system_instruction,
+            images=inputs, safety=list(safety or []))
+        return Result(
+            images=[Image(**im) for im in raw["images"]],
+            text=raw["text"],
+            usage=Usage(**raw["usage"]),
+            attempts=[Attempt.from_dict(a) for a in raw["attempts"]],
+            route=raw["route"],
+            model_version=raw["model_version"],
+        )
+
+
+def check_image(data: Union[bytes, bytearray, memoryview]) -> ImageCheck:
+    """Decode and validate encoded image bytes: is it a valid image, and is it blank?"""
+    d = _nbcore.check_image(bytes(data))
+    return ImageCheck(ok=d["ok"], blank=d["blank"], width=d["width"], height=d["height"],
+                      reason=d["reason"], code=d["code"], mime=d["mime"], channels=d["channels"])

@@ -1,0 +1,166 @@
+"""Plain result types returned by nbcore.Client."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+__all__ = ["Attempt", "Image", "Result", "ImageCheck", "Usage", "RetryPolicy"]
+
+_PRESETS = {"interactive": 0, "patient": 1, "none": 2}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How the engine retries. Times are in seconds. Start from a preset and change fields:
+
+        nbcore.RetryPolicy.preset("interactive").replace(max_attempts=3)
+    """
+
+    max_attempts: int = 5
+    server_base: float = 1.0       # 500 / 503 / 504 / network: full-jitter exponential backoff
+    server_cap: float = 60.0
+    gateway_base: float = 2.0      # 502
+    gateway_cap: float = 60.0
+    rate_base: float = 1.0         # 429 per-minute without a server-given delay
+    rate_cap: float = 60.0
+    max_wait: float = 300.0        # one wait longer than this fails at once
+    max_billed_retries: int = 1    # NO_IMAGE / BLANK_IMAGE
+    max_bad_response_retries: int = 1
+    jitter_ratio: float = 0.1      # positive jitter on server-given waits
+
+    @classmethod
+    def preset(cls, name: str) -> "RetryPolicy":
+        """"interactive", "patient" or "none", with the engine's own numbers."""
+        from . import _nbcore
+        from ._errors import InvalidArgumentError
+
+        if name not in _PRESETS:
+            raise InvalidArgumentError(f"retry={name!r} is not a preset",
+                                       advice="Use 'interactive', 'patient', 'none' or a RetryPolicy.")
+        d = _nbcore.retry_preset(_PRESETS[name])
+        ms = lambda k: d[k] / 1000.0  # noqa: E731
+        return cls(max_attempts=d["max_attempts"], server_base=ms("server_base_ms"),
+                   server_cap=ms("server_cap_ms"), gateway_base=ms("gateway_base_ms"),
+                   gateway_cap=ms("gateway_cap_ms"), rate_base=ms("rate_base_ms"),
+                   rate_cap=ms("rate_cap_ms"), max_wait=ms("max_wait_ms"),
+                   max_billed_retries=d["max_billed_retries"],
+                   max_bad_response_retries=d["max_bad_response_retries"],
+                   jitter_ratio=d["jitter_ratio"])
+
+    def replace(self, **changes: Any) -> "RetryPolicy":
+        import dataclasses
+        return dataclasses.replace(self, **changes)
+
+    def _to_c(self) -> Dict[str, Any]:
+        ms = lambda v: int(round(v * 1000))  # noqa: E731
+        return {"max_attempts": self.max_attempts,
+                "server_base_ms": ms(self.server_base), "server_cap_ms": ms(self.server_cap),
+                "gateway_base_ms": ms(self.gateway_base), "gateway_cap_ms": ms(self.gateway_cap),
+                "rate_base_ms": ms(self.rate_base), "rate_cap_ms": ms(self.rate_cap),
+                "max_wait_ms": ms(self.max_wait), "max_billed_retries": self.max_billed_retries,
+                "max_bad_response_retries": self.max_bad_response_retries,
+                "jitter_ratio": float(self.jitter_ratio)}
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt of a request: where it went, what came back, how long we waited after it."""
+
+    number: int
+    route: str
+    outcome: str                    # status name: "OK", "RATE_LIMITED", ...
+    http_status: int
+    reason: str
+    server_delay: Optional[float]   # seconds the server asked for, or None
+    chosen_delay: float             # seconds waited before the next attempt
+    duration: float                 # seconds the attempt took
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "Attempt":
+        sd = d.get("server_delay_ms")
+        return cls(
+            number=d["number"], route=d.get("route", ""), outcome=d["outcome"],
+            http_status=d.get("http_status", 0), reason=d.get("reason", ""),
+            server_delay=None if sd is None else sd / 1000.0,
+            chosen_delay=d.get("chosen_delay_ms", 0) / 1000.0,
+            duration=d.get("duration_ms", 0) / 1000.0,
+        )
+
+
+@dataclass(frozen=True)
+class Image:
+    """A generated image: the encoded bytes exactly as the server sent them."""
+
+    data: bytes
+    mime: str
+    width: int
+    height: int
+    channels: int = 0
+
+    @property
+    def extension(self) -> str:
+        return {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}.get(self.mime, ".bin")
+
+    def save(self, path: "os.PathLike[str] | str") -> str:
+        """Write the image and return the path. The bytes are written exactly as received when the
+        path's extension matches the format (or is not an image extension); a different image
+        extension (demo.png for a JPEG answer) converts with Pillow."""
+        path = os.fspath(path)
+        want = os.path.splitext(path)[1].lower()
+        same = {".jpg": ".jpg", ".jpeg": ".jpg", ".png": ".png", ".webp": ".webp"}.get(want)
+        if same is not None and same != self.extension:
+            try:
+                import io
+                from PIL import Image as _PIL  # type: ignore
+
+                _PIL.open(io.BytesIO(self.data)).save(path)
+                return path
+            except ImportError:
+                raise ValueError(
+                    f"the image is {self.mime}; save it as *{self.extension}, or install Pillow "
+                    f"(pip install pillow) to convert it to {want}") from None
+        with open(path, "wb") as f:
+            f.write(self.data)
+        return path
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    candidates_tokens: int = 0
+    thoughts_tokens: int = 0
+    total_tokens: int = 0
+    image_output_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Result:
+    """What generate() returns: the images, any text, token usage, and every attempt."""
+
+    images: List[Image]
+    text: str
+    usage: Usage
+    attempts: List[Attempt]
+    route: str
+    model_version: str
+
+    @property
+    def image(self) -> Image:
+        """The first image (there is always at least one in a Result)."""
+        return self.images[0]
+
+
+@dataclass(frozen=True)
+class ImageCheck:
+    """Verdict of nbcore.check_image(): whether the bytes are a valid, non-blank image."""
+
+    ok: bool
+    blank: bool
+    width: int
+    height: int
+    reason: str
+    code: str = "OK"
+    mime: str = ""
+    channels: int = 0

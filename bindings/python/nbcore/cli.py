@@ -1,0 +1,209 @@
+"""The nbcore command line: `nbcore generate`, `nbcore check`, `nbcore emulator`.
+
+Exit codes: 0 success; 2 bad command-line usage; 10 + the status code for an nbcore failure
+(11 RATE_LIMITED, 12 QUOTA_EXHAUSTED, ... 30 INVALID_ARG, 31 INTERNAL; see `nbcore --help`);
+1 for anything else (a file that cannot be written, for instance).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from typing import Any, Dict, List, Optional
+
+from . import ASPECT_RATIOS, DEFAULT_MODEL, IMAGE_SIZES, Client, NbcoreError, check_image
+from ._errors import STATUS_NAMES
+
+EXIT_BASE = 10
+
+
+def exit_code_for(err: NbcoreError) -> int:
+    try:
+        return EXIT_BASE + STATUS_NAMES.index(err.code)
+    except ValueError:
+        return EXIT_BASE + STATUS_NAMES.index("INTERNAL")
+
+
+def _seconds(ms: Optional[int]) -> str:
+    return "-" if ms is None else f"{ms / 1000:.1f} s"
+
+
+class EventPrinter:
+    """Prints one plain line per attempt event (the live form of result.attempts)."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+
+    def __call__(self, ev: Dict[str, Any]) -> None:
+        kind = ev["kind"]
+        t = f"[{ev['elapsed_ms'] / 1000:6.1f} s]"
+        if kind == "attempt_start":
+            line = f"{t} attempt {ev['attempt']}: sending to {ev['route']}"
+        elif kind == "attempt_end":
+            status = f"HTTP {ev['http_status']}" if ev["http_status"] else "no HTTP reply"
+            line = f"{t} attempt {ev['attempt']}: {ev['outcome']} ({status}"
+            if ev["reason"]:
+                line += f", {ev['reason']}"
+            line += ")"
+            if ev["server_delay_ms"] is not None:
+                line += f"; server asked to wait {_seconds(ev['server_delay_ms'])}"
+            if ev["outcome"] != "OK" and ev["message"]:
+                line += f"\n{' ' * len(t)}   {ev['message']}"
+        elif kind == "retry_scheduled":
+            line = f"{t} waiting {_seconds(ev['delay_ms'])} before attempt {ev['attempt'] + 1}"
+            if ev["message"]:
+                line += f" ({ev['message']})"
+        else:
+            line = f"{t} done: {ev['outcome']}"
+        print(line, file=self.stream, flush=True)
+
+
+def _print_error(err: NbcoreError, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(_error_json(err)), flush=True)
+        return
+    print(f"error: {err.code}: {err.message}", file=sys.stderr)
+    if err.advice:
+        print(f"advice: {err.advice}", file=sys.stderr)
+
+
+def _error_json(err: NbcoreError) -> Dict[str, Any]:
+    return {
+        "ok": False, "code": err.code, "message": err.message, "advice": err.advice,
+        "http_status": err.http_status, "api_status": err.api_status, "reason": err.reason,
+        "retry_after": err.retry_after, "dimension": err.dimension,
+        "safety_layer": err.safety_layer, "attempts": [a.__dict__ for a in err.attempts],
+    }
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    printer = None if args.quiet or args.json else EventPrinter()
+    client = Client(model=args.model, retry=args.retry, max_attempts=args.max_attempts,
+                    deadline=args.deadline, on_event=printer)
+    images: List[bytes] = []
+    for path in args.image or []:
+        with open(path, "rb") as f:
+            images.append(f.read())
+    result = client.generate(args.prompt, images=images, aspect_ratio=args.aspect,
+                             image_size=args.size, seed=args.seed)
+    written = []
+    for i, im in enumerate(result.images):
+        path = args.output
+        if i > 0:
+            root, ext = os.path.splitext(args.output)
+            path = f"{root}-{i + 1}{ext}"
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        written.append(im.save(path))
+    if args.json:
+        print(json.dumps({
+            "ok": True, "files": written, "text": result.text, "route": result.route,
+            "model_version": result.model_version, "usage": result.usage.__dict__,
+            "images": [{"mime": im.mime, "width": im.width, "height": im.height, "bytes": len(im.data)}
+                       for im in result.images],
+            "attempts": [a.__dict__ for a in result.attempts]}), flush=True)
+    else:
+        for path, im in zip(written, result.images):
+            print(f"wrote {path} ({im.width}x{im.height} {im.mime}, {len(im.data)} bytes) "
+                  f"after {len(result.attempts)} attempt(s)")
+        if result.text:
+            print(f"model says: {result.text}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    worst = 0
+    rows = []
+    for path in args.files:
+        with open(path, "rb") as f:
+            c = check_image(f.read())
+        rows.append({"file": path, **c.__dict__})
+        if not c.ok:
+            worst = max(worst, EXIT_BASE + STATUS_NAMES.index(c.code))
+        if not args.json:
+            verdict = "ok" if c.ok else ("BLANK" if c.blank else "INVALID")
+            detail = f"{c.width}x{c.height} {c.mime}" if c.width else c.mime or "unknown format"
+            print(f"{path}: {verdict} ({detail}){': ' + c.reason if c.reason else ''}")
+    if args.json:
+        print(json.dumps(rows))
+    return worst
+
+
+def emulator_path() -> str:
+    """The bundled nbcore-emulator binary (installed inside the package), or one on PATH."""
+    env = os.environ.get("NBCORE_EMULATOR")
+    if env:
+        return env
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bin", "nbcore-emulator")
+    if os.path.exists(here):
+        return here
+    found = shutil.which("nbcore-emulator")
+    if found:
+        return found
+    raise FileNotFoundError(
+        "nbcore-emulator was not found inside the nbcore package or on PATH; reinstall nbcore "
+        "(pip install .) or set NBCORE_EMULATOR to the binary's path")
+
+
+def cmd_emulator(args: argparse.Namespace, rest: List[str]) -> int:
+    path = emulator_path()
+    os.execv(path, [path] + rest)
+    return 1  # not reached
+
+
+def build_parser() -> argparse.ArgumentParser:
+    codes = ", ".join(f"{EXIT_BASE + i} {n}" for i, n in enumerate(STATUS_NAMES) if i)
+    p = argparse.ArgumentParser(
+        prog="nbcore", description="Dependable image generation with Gemini image models.",
+        epilog=f"Exit codes: 0 ok, 1 other failure, 2 usage; {codes}.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="generate an image from a prompt")
+    g.add_argument("prompt")
+    g.add_argument("-o", "--output", default="out.png", help="output file (default out.png)")
+    g.add_argument("--model", default=os.environ.get("NBCORE_MODEL", DEFAULT_MODEL))
+    g.add_argument("--aspect", choices=ASPECT_RATIOS, help="aspect ratio")
+    g.add_argument("--size", choices=IMAGE_SIZES, help="image size (Pro only)")
+    g.add_argument("--seed", type=int)
+    g.add_argument("--image", action="append", help="input image for editing (repeatable)")
+    g.add_argument("--retry", default="interactive", choices=["interactive", "patient", "none"])
+    g.add_argument("--max-attempts", type=int)
+    g.add_argument("--deadline", type=float, help="total seconds for the request")
+    g.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    g.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+
+    c = sub.add_parser("check", help="check image files: valid, corrupt or blank")
+    c.add_argument("files", nargs="+")
+    c.add_argument("--json", action="store_true")
+
+    sub.add_parser("emulator", help="run the bundled Gemini-compatible emulator (see --help)",
+                   add_help=False)
+    return p
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "emulator":
+        try:
+            return cmd_emulator(argparse.Namespace(), argv[1:])
+        except FileNotFoundError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "generate":
+            return cmd_generate(args)
+        if args.command == "check":
+            return cmd_check(args)
+    except NbcoreError as err:
+        _print_error(err, getattr(args, "json", False))
+        return exit_code_for(err)
+    except OSError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 2

@@ -1,0 +1,290 @@
+// _nbcore: the Python extension, a thin layer over the C ABI (nbcore.h) and nothing else.
+// Errors become the exception classes defined in Python (nbcore/_errors.py); the GIL is released
+// around every blocking call and re-taken only to run Python callbacks.
+#include <pybind11/functional.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nbcore/nbcore.h"
+
+namespace py = pybind11;
+
+namespace {
+
+py::dict attempt_dict(const nbc_attempt& a) {
+    py::dict d;
+    d["number"] = a.number;
+    d["outcome"] = nbc_status_name(a.outcome);
+    d["http_status"] = a.http_status;
+    d["server_delay_ms"] = a.server_delay_ms >= 0 ? py::object(py::int_(a.server_delay_ms)) : py::none();
+    d["chosen_delay_ms"] = a.chosen_delay_ms;
+    d["duration_ms"] = a.duration_ms;
+    d["route"] = a.route ? a.route : "";
+    d["reason"] = a.reason ? a.reason : "";
+    return d;
+}
+
+// Everything nbc_error_last() knows, as a dict for nbcore._errors.error_from_info().
+py::dict last_error_info() {
+    const nbc_error* e = nbc_error_last();
+    py::dict d;
+    d["code"] = nbc_error_code(e);
+    d["name"] = nbc_status_name(nbc_error_code(e));
+    d["message"] = nbc_error_message(e);
+    d["advice"] = nbc_error_advice(e);
+    d["http_status"] = nbc_error_http_status(e);
+    d["api_status"] = nbc_error_api_status(e);
+    d["reason"] = nbc_error_reason(e);
+    int64_t ra = nbc_error_retry_after_ms(e);
+    d["retry_after_ms"] = ra >= 0 ? py::object(py::int_(ra)) : py::none();
+    d["dimension"] = nbc_error_dimension(e);
+    d["safety_layer"] = nbc_error_safety_layer(e);
+    d["retryable"] = nbc_error_retryable(e) != 0;
+    d["route"] = nbc_error_route(e);
+    py::list attempts;
+    for (int i = 0, n = nbc_error_attempt_count(e); i < n; ++i) {
+        nbc_attempt a = NBC_ATTEMPT_INIT;
+        if (nbc_error_attempt(&a, e, i) == NBC_OK) attempts.append(attempt_dict(a));
+    }
+    d["attempts"] = attempts;
+    return d;
+}
+
+[[noreturn]] void raise_last_error() {
+    py::dict info = last_error_info();
+    py::object exc = py::module_::import("nbcore._errors").attr("error_from_info")(info);
+    PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
+    throw py::error_already_set();
+}
+
+void check(int rc) {
+    if (rc != NBC_OK) raise_last_error();
+}
+
+const char* or_null(const std::optional<std::string>& s) { return s ? s->c_str() : nullptr; }
+
+// Holds the Python event callback and any exception it raised (re-raised after the call).
+struct EventBridge {
+    py::object callback;
+    std::optional<py::error_already_set> pending;
+
+    static void trampoline(const nbc_event* ev, void* payload) {
+        auto* self = static_cast<EventBridge*>(payload);
+        py::gil_scoped_acquire gil;
+        if (self->pending) return;  // one failure is enough; later events are dropped
+        try {
+            py::dict d;
+            static const char* kinds[] = {"", "attempt_start", "attempt_end", "retry_scheduled", "done"};
+            d["kind"] = (ev->kind >= 1 && ev->kind <= 4) ? kinds[ev->kind] : "unknown";
+            d["attempt"] = ev->attempt;
+            d["outcome"] = nbc_status_name(ev->outcome);
+            d["http_status"] = ev->http_status;
+            d["server_delay_ms"] = ev->server_delay_ms >= 0 ? py::object(py::int_(ev->server_delay_ms)) : py::none();
+            d["delay_ms"] = ev->delay_ms;
+            d["elapsed_ms"] = ev->elapsed_ms;
+            d["reason"] = ev->reason ? ev->reason : "";
+            d["message"] = ev->message ? ev->message : "";
+            d["route"] = ev->route ? ev->route : "";
+            self->callback(d);
+        } catch (py::error_already_set& e) {
+            self->pending.emplace(std::move(e));
+        }
+    }
+};
+
+// Retry policies cross as dicts of the nbc_retry_policy fields.
+py::dict policy_to_dict(const nbc_retry_policy& p) {
+    py::dict d;
+    d["max_attempts"] = p.max_attempts;
+    d["server_base_ms"] = p.server_base_ms;
+    d["server_cap_ms"] = p.server_cap_ms;
+    d["gateway_base_ms"] = p.gateway_base_ms;
+    d["gateway_cap_ms"] = p.gateway_cap_ms;
+    d["rate_base_ms"] = p.rate_base_ms;
+    d["rate_cap_ms"] = p.rate_cap_ms;
+    d["max_wait_ms"] = p.max_wait_ms;
+    d["max_billed_retries"] = p.max_billed_retries;
+    d["max_bad_response_retries"] = p.max_bad_response_retries;
+    d["jitter_ratio"] = p.jitter_ratio;
+    return d;
+}
+
+nbc_retry_policy policy_from_dict(const py::dict& d) {
+    nbc_retry_policy p{};
+    p.struct_size = sizeof p;
+    p.max_attempts = d["max_attempts"].cast<int32_t>();
+    p.server_base_ms = d["server_base_ms"].cast<int64_t>();
+    p.server_cap_ms = d["server_cap_ms"].cast<int64_t>();
+    p.gateway_base_ms = d["gateway_base_ms"].cast<int64_t>();
+    p.gateway_cap_ms = d["gateway_cap_ms"].cast<int64_t>();
+    p.rate_base_ms = d["rate_base_ms"].cast<int64_t>();
+    p.rate_cap_ms = d["rate_cap_ms"].cast<int64_t>();
+    p.max_wait_ms = d["max_wait_ms"].cast<int64_t>();
+    p.max_billed_retries = d["max_billed_retries"].cast<int32_t>();
+    p.max_bad_response_retries = d["max_bad_response_retries"].cast<int32_t>();
+    p.jitter_ratio = d["jitter_ratio"].cast<double>();
+    return p;
+}
+
+py::dict retry_preset(int preset) {
+    nbc_retry_policy p{};
+    p.struct_size = sizeof p;
+    check(nbc_retry_policy_preset(&p, preset));
+    return policy_to_dict(p);
+}
+
+struct ClientHandle {
+    nbc_client* client = nullptr;
+    std::unique_ptr<EventBridge> events;
+
+    ClientHandle(std::optional<std::string> api_key, std::optional<std::string> base_url,
+                 std::optional<std::string> model, py::dict retry, int64_t deadline_ms,
+                 int64_t attempt_timeout_ms, int64_t idle_timeout_ms, bool stream, py::object on_event) {
+        nbc_retry_policy policy = policy_from_dict(retry);
+        nbc_client_options o = NBC_CLIENT_OPTIONS_INIT;
+        o.api_key = or_null(api_key);
+        o.base_url = or_null(base_url);
+        o.model = or_null(model);
+        o.retry = &policy;
+        o.deadline_ms = deadline_ms;
+        o.attempt_timeout_ms = attempt_timeout_ms;
+        o.idle_timeout_ms = idle_timeout_ms;
+        o.flags = stream ? NBC_CLIENT_STREAM : 0u;
+        if (!on_event.is_none()) {
+            events = std::make_unique<EventBridge>();
+            events->callback = on_event;
+            o.on_event = &EventBridge::trampoline;
+            o.event_payload = events.get();
+        }
+        check(nbc_client_new(&client, &o));
+    }
+    ~ClientHandle() { nbc_client_free(client); }
+    ClientHandle(const ClientHandle&) = delete;
+    ClientHandle& operator=(const ClientHandle&) = delete;
+
+    py::dict generate(const std::string& prompt, std::optional<std::string> model,
+                      std::optional<std::string> aspect_ratio, std::optional<std::string> image_size,
+                      std::optional<int64_t> seed, std::optional<double> temperature,
+                      std::optional<std::string> system_instruction,
+                      const std::vector<std::pair<py::bytes, std::optional<std::string>>>& images,
+                      const std::vector<std::pair<std::string, std::string>>& safety) {
+        std::unique_ptr<nbc_request, decltype(&nbc_request_free)> req(nullptr, &nbc_request_free);
+        {
+            nbc_request* r = nullptr;
+            check(nbc_request_new(&r, prompt.c_str()));
+            req.reset(r);
+        }
+        check(nbc_request_set_model(req.get(), or_null(model)));
+        check(nbc_request_set_aspect_ratio(req.get(), or_null(aspect_ratio)));
+        check(nbc_request_set_image_size(req.get(), or_null(image_size)));
+        if (seed) check(nbc_request_set_seed(req.get(), *seed));
+        if (temperature) check(nbc_request_set_temperature(req.get(), *temperature));
+        if (system_instruction) check(nbc_request_set_system_instruction(req.get(), system_instruction->c_str()));
+        for (const auto& [data, mime] : images) {
+            std::string_view v = data;  // no copy: the request copies once
+            check(nbc_request_add_image(req.get(), reinterpret_cast<const uint8_t*>(v.data()), v.size(),
+                                        or_null(mime)));
+        }
+        for (const auto& [cat, thr] : safety)
+            check(nbc_request_add_safety_setting(req.get(), cat.c_str(), thr.c_str()));
+
+        nbc_result* res = nullptr;
+        int rc;
+        if (events) events->pending.reset();
+        {
+            py::gil_scoped_release nogil;
+            rc = nbc_generate(&res, client, req.get());
+        }
+        std::unique_ptr<nbc_result, decltype(&nbc_result_free)> owned(res, &nbc_result_free);
+        if (events && events->pending) {
+            py::error_already_set e = std::move(*events->pending);
+            events->pending.reset();
+            throw e;
+        }
+        check(rc);
+
+        py::dict out;
+        py::list imgs;
+        for (int i = 0, n = nbc_result_image_count(res); i < n; ++i) {
+            nbc_image_info info = NBC_IMAGE_INFO_INIT;
+            check(nbc_result_image(&info, res, i));
+            py::dict im;
+            im["data"] = py::bytes(reinterpret_cast<const char*>(info.data), info.size);
+            im["mime"] = info.mime;
+            im["width"] = info.width;
+            im["height"] = info.height;
+            im["channels"] = info.channels;
+            imgs.append(im);
+        }
+        out["images"] = imgs;
+        out["text"] = nbc_result_text(res);
+        out["model_version"] = nbc_result_model_version(res);
+        out["route"] = nbc_result_route(res);
+        py::list attempts;
+        for (int i = 0, n = nbc_result_attempt_count(res); i < n; ++i) {
+            nbc_attempt a = NBC_ATTEMPT_INIT;
+            check(nbc_result_attempt(&a, res, i));
+            attempts.append(attempt_dict(a));
+        }
+        out["attempts"] = attempts;
+        nbc_usage u = NBC_USAGE_INIT;
+        check(nbc_result_usage(&u, res));
+        py::dict usage;
+        usage["prompt_tokens"] = u.prompt_tokens;
+        usage["candidates_tokens"] = u.candidates_tokens;
+        usage["thoughts_tokens"] = u.thoughts_tokens;
+        usage["total_tokens"] = u.total_tokens;
+        usage["image_output_tokens"] = u.image_output_tokens;
+        out["usage"] = usage;
+        return out;
+    }
+};
+
+py::dict check_image(py::bytes data) {
+    std::string_view v = data;
+    nbc_image_check c = NBC_IMAGE_CHECK_INIT;
+    int rc;
+    {
+        py::gil_scoped_release nogil;
+        rc = nbc_check_image(&c, reinterpret_cast<const uint8_t*>(v.data()), v.size());
+    }
+    check(rc);
+    py::dict d;
+    d["ok"] = c.ok != 0;
+    d["blank"] = c.blank != 0;
+    d["code"] = nbc_status_name(c.code);
+    d["width"] = c.width;
+    d["height"] = c.height;
+    d["channels"] = c.channels;
+    d["mime"] = std::string(c.mime);
+    d["reason"] = std::string(c.reason);
+    return d;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_nbcore, m) {
+    m.doc() = "Low-level bindings over the nbcore C ABI; use the nbcore package instead.";
+    m.attr("ABI_VERSION_STRING") = NBC_VERSION_STRING;
+    m.def("version", [] { return std::string(nbc_version_string()); });
+    m.def("version_number", [] { return nbc_version_number(); });
+    m.def("status_name", [](int code) { return std::string(nbc_status_name(code)); });
+    m.def("strerror", [](int code) { return std::string(nbc_strerror(code)); });
+    m.def("check_image", &check_image, py::arg("data"));
+    m.def("retry_preset", &retry_preset, py::arg("preset"));
+
+    py::class_<ClientHandle>(m, "_Client")
+        .def(py::init<std::optional<std::string>, std::optional<std::string>, std::optional<std::string>,
+                      py::dict, int64_t, int64_t, int64_t, bool, py::object>(),
+             py::arg("api_key"), py::arg("base_url"), py::arg("model"), py::arg("retry"),
+             py::arg("deadline_ms"), py::arg("attempt_timeout_ms"), py::arg("idle_timeout_ms"),
+             py::arg("stream"), py::arg("on_event"))
+        .def("generate", &ClientHandle::generate, py::arg("prompt"), py::arg("model"),
+             py::arg("aspect_ratio"), py::arg("image_size"), py::arg("seed"), py::arg("temperature"),
+             py::arg("system_instruction"), py::arg("images"), py::arg("safety"));
+}

@@ -1,0 +1,361 @@
+// Clients, requests, generation and results.
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+
+#include "guard.hpp"
+#include "nbcore/client.hpp"
+#include "nbcore/image.hpp"
+#include "nbcore/models.hpp"
+
+struct nbc_client {
+    std::unique_ptr<nbcore::Client> client;
+};
+
+struct nbc_request {
+    nbcore::Request req;
+};
+
+struct nbc_result {
+    nbcore::Result res;
+};
+
+using nbcapi::guard;
+using nbcapi::invalid_arg;
+using nbcapi::require;
+
+namespace {
+
+// The first published layout of nbc_client_options ends after event_payload.
+constexpr std::size_t kClientOptionsV1 = sizeof(nbc_client_options);
+
+std::string opt_str(const char* s) { return s ? std::string(s) : std::string(); }
+
+nbcore::policy::RetryPolicy preset_policy(int preset, const char* what) {
+    switch (preset) {
+        case NBC_RETRY_INTERACTIVE: return nbcore::policy::RetryPolicy::interactive();
+        case NBC_RETRY_PATIENT: return nbcore::policy::RetryPolicy::patient();
+        case NBC_RETRY_NONE: return nbcore::policy::RetryPolicy::none();
+        default:
+            invalid_arg(std::string(what) + " is " + std::to_string(preset) +
+                        "; use NBC_RETRY_INTERACTIVE, NBC_RETRY_PATIENT or NBC_RETRY_NONE");
+    }
+}
+
+void check_backoff(int64_t base, int64_t cap, const char* name) {
+    if (base < 0 || cap < base)
+        invalid_arg(std::string("nbc_retry_policy.") + name + "_base_ms/_cap_ms must satisfy 0 <= base <= cap");
+}
+
+nbcore::policy::RetryPolicy to_core_policy(const nbc_retry_policy& caller) {
+    nbcapi::check_struct_size(&caller, sizeof(nbc_retry_policy), sizeof(nbc_retry_policy), "nbc_retry_policy");
+    const nbc_retry_policy& p = caller;
+    if (p.max_attempts < 1 || p.max_attempts > 100)
+        invalid_arg("nbc_retry_policy.max_attempts is " + std::to_string(p.max_attempts) + "; use 1..100");
+    check_backoff(p.server_base_ms, p.server_cap_ms, "server");
+    check_backoff(p.gateway_base_ms, p.gateway_cap_ms, "gateway");
+    check_backoff(p.rate_base_ms, p.rate_cap_ms, "rate");
+    if (p.max_wait_ms < 0) invalid_arg("nbc_retry_policy.max_wait_ms must be >= 0");
+    if (p.max_billed_retries < 0 || p.max_bad_response_retries < 0)
+        invalid_arg("nbc_retry_policy.max_billed_retries / max_bad_response_retries must be >= 0");
+    if (!(p.jitter_ratio >= 0.0 && p.jitter_ratio <= 1.0))
+        invalid_arg("nbc_retry_policy.jitter_ratio must be between 0 and 1");
+    using ms = std::chrono::milliseconds;
+    nbcore::policy::RetryPolicy r;
+    r.max_attempts = p.max_attempts;
+    r.server = {ms(p.server_base_ms), ms(p.server_cap_ms)};
+    r.gateway = {ms(p.gateway_base_ms), ms(p.gateway_cap_ms)};
+    r.rate = {ms(p.rate_base_ms), ms(p.rate_cap_ms)};
+    r.max_wait = ms(p.max_wait_ms);
+    r.max_billed_retries = p.max_billed_retries;
+    r.max_bad_response_retries = p.max_bad_response_retries;
+    r.jitter_ratio = p.jitter_ratio;
+    return r;
+}
+
+nbcore::ClientOptions to_core_options(const nbc_client_options& o) {
+    nbcore::ClientOptions c;
+    c.api_key = opt_str(o.api_key);
+    c.base_url = opt_str(o.base_url);
+    c.model = opt_str(o.model);
+    c.retry = o.retry ? to_core_policy(*o.retry) : preset_policy(o.retry_preset, "nbc_client_options.retry_preset");
+    if (o.max_attempts < 0 || o.max_attempts > 100)
+        invalid_arg("nbc_client_options.max_attempts is " + std::to_string(o.max_attempts) +
+                    "; use 0 (the preset's) or 1..100");
+    if (o.max_attempts > 0) c.retry.max_attempts = o.max_attempts;
+    if (o.deadline_ms < 0) invalid_arg("nbc_client_options.deadline_ms must be >= 0 (0 = none)");
+    if (o.attempt_timeout_ms < 0)
+        invalid_arg("nbc_client_options.attempt_timeout_ms must be >= 0 (0 = by image size)");
+    if (o.idle_timeout_ms < 0) invalid_arg("nbc_client_options.idle_timeout_ms must be >= 0 (0 = 60 s)");
+    if (o.flags & ~NBC_CLIENT_STREAM)
+        invalid_arg("nbc_client_options.flags has unknown bits; only NBC_CLIENT_STREAM is defined");
+    c.deadline = std::chrono::milliseconds(o.deadline_ms);
+    c.timeouts.total = std::chrono::milliseconds(o.attempt_timeout_ms);
+    c.timeouts.idle = std::chrono::milliseconds(o.idle_timeout_ms);
+    c.stream = (o.flags & NBC_CLIENT_STREAM) != 0;
+    if (o.on_event) {
+        nbc_event_fn fn = o.on_event;
+        void* payload = o.event_payload;
+        c.on_event = [fn, payload](const nbcore::Event& ev) {
+            nbc_event e{};
+            e.struct_size = sizeof e;
+            e.kind = static_cast<int32_t>(ev.kind) + 1;
+            e.attempt = ev.attempt;
+            e.outcome = static_cast<int32_t>(ev.outcome);
+            e.http_status = ev.http_status;
+            e.server_delay_ms = ev.server_delay ? ev.server_delay->count() : -1;
+            e.delay_ms = ev.delay.count();
+            e.elapsed_ms = ev.elapsed.count();
+            e.reason = ev.reason.c_str();
+            e.message = ev.message.c_str();
+            e.route = ev.route.c_str();
+            fn(&e, payload);
+        };
+    }
+    return c;
+}
+
+const nbcore::ResultImage& image_at(const nbc_result* res, int index) {
+    require(res, "res");
+    if (index < 0 || static_cast<std::size_t>(index) >= res->res.images.size())
+        invalid_arg("image index " + std::to_string(index) + " is out of range (the result has " +
+                    std::to_string(res->res.images.size()) + " images)");
+    return res->res.images[static_cast<std::size_t>(index)];
+}
+
+void copy_truncated(char* dst, std::size_t cap, const std::string& src) {
+    std::size_t n = src.size() < cap - 1 ? src.size() : cap - 1;
+    std::memcpy(dst, src.data(), n);
+    dst[n] = '\0';
+}
+
+}  // namespace
+
+extern "C" {
+
+NBC_API(int) nbc_client_options_init(nbc_client_options* opts, size_t struct_size) {
+    return guard([&] {
+        require(opts, "opts");
+        if (struct_size < sizeof(uint32_t) || struct_size > kClientOptionsV1)
+            invalid_arg("struct_size " + std::to_string(struct_size) +
+                        " does not match any version of nbc_client_options; pass sizeof(nbc_client_options)");
+        nbc_client_options defaults = NBC_CLIENT_OPTIONS_INIT;
+        std::memcpy(opts, &defaults, struct_size);
+        opts->struct_size = static_cast<uint32_t>(struct_size);
+    });
+}
+
+NBC_API(int) nbc_client_new(nbc_client** out, const nbc_client_options* opts) {
+    if (out) *out = nullptr;
+    return guard([&] {
+        require(out, "out");
+        nbc_client_options o = NBC_CLIENT_OPTIONS_INIT;
+        if (opts) {
+            nbcapi::check_struct_size(opts, offsetof(nbc_client_options, event_payload) + sizeof(void*),
+                                      sizeof(nbc_client_options), "nbc_client_options");
+            std::memcpy(&o, opts, std::min<std::size_t>(opts->struct_size, sizeof o));
+        }
+        auto c = std::make_unique<nbc_client>();
+        c->client = std::make_unique<nbcore::Client>(to_core_options(o));
+        *out = c.release();
+    });
+}
+
+NBC_API(void) nbc_client_free(nbc_client* client) { delete client; }
+
+NBC_API(int) nbc_retry_policy_preset(nbc_retry_policy* out, int preset) {
+    return guard([&] {
+        require(out, "out");
+        nbcapi::check_struct_size(out, sizeof(nbc_retry_policy), sizeof(nbc_retry_policy), "nbc_retry_policy");
+        auto r = preset_policy(preset, "preset");
+        uint32_t size = out->struct_size;
+        *out = nbc_retry_policy{};
+        out->struct_size = size;
+        out->max_attempts = r.max_attempts;
+        out->server_base_ms = r.server.base.count();
+        out->server_cap_ms = r.server.cap.count();
+        out->gateway_base_ms = r.gateway.base.count();
+        out->gateway_cap_ms = r.gateway.cap.count();
+        out->rate_base_ms = r.rate.base.count();
+        out->rate_cap_ms = r.rate.cap.count();
+        out->max_wait_ms = r.max_wait.count();
+        out->max_billed_retries = r.max_billed_retries;
+        out->max_bad_response_retries = r.max_bad_response_retries;
+        out->jitter_ratio = r.jitter_ratio;
+    });
+}
+
+NBC_API(int) nbc_request_new(nbc_request** out, const char* prompt) {
+    if (out) *out = nullptr;
+    return guard([&] {
+        require(out, "out");
+        auto r = std::make_unique<nbc_request>();
+        r->req.prompt = opt_str(prompt);
+        *out = r.release();
+    });
+}
+
+NBC_API(void) nbc_request_free(nbc_request* req) { delete req; }
+
+NBC_API(int) nbc_request_set_prompt(nbc_request* req, const char* prompt) {
+    return guard([&] { require(req, "req")->req.prompt = opt_str(prompt); });
+}
+
+NBC_API(int) nbc_request_set_model(nbc_request* req, const char* model) {
+    return guard([&] { require(req, "req")->req.model = opt_str(model); });
+}
+
+NBC_API(int) nbc_request_set_aspect_ratio(nbc_request* req, const char* ratio) {
+    return guard([&] {
+        require(req, "req");
+        std::string r = opt_str(ratio);
+        if (!r.empty() && !nbcore::is_valid_aspect_ratio(r))
+            invalid_arg("aspect ratio \"" + r +
+                        "\" is not supported; use one of 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9, 21:9");
+        req->req.aspect_ratio = r;
+    });
+}
+
+NBC_API(int) nbc_request_set_image_size(nbc_request* req, const char* size) {
+    return guard([&] {
+        require(req, "req");
+        std::string s = opt_str(size);
+        if (!s.empty() && !nbcore::is_valid_image_size(s))
+            invalid_arg("image size \"" + s + "\" is not supported; use \"1K\", \"2K\" or \"4K\" (uppercase K)");
+        req->req.image_size = s;
+    });
+}
+
+NBC_API(int) nbc_request_set_seed(nbc_request* req, int64_t seed) {
+    return guard([&] {
+        require(req, "req");
+        if (seed == -1) { req->req.seed.reset(); return; }
+        if (seed < std::numeric_limits<int32_t>::min() || seed > std::numeric_limits<int32_t>::max())
+            invalid_arg("seed " + std::to_string(seed) + " is outside the int32 range the API accepts (-1 = unset)");
+        req->req.seed = static_cast<int32_t>(seed);
+    });
+}
+
+NBC_API(int) nbc_request_set_temperature(nbc_request* req, double t) {
+    return guard([&] {
+        require(req, "req");
+        if (std::isnan(t) || t > 2.0) invalid_arg("temperature must be between 0 and 2 (negative = unset)");
+        if (t < 0) req->req.temperature.reset();
+        else req->req.temperature = t;
+    });
+}
+
+NBC_API(int) nbc_request_set_system_instruction(nbc_request* req, const char* text) {
+    return guard([&] { require(req, "req")->req.system_instruction = opt_str(text); });
+}
+
+NBC_API(int) nbc_request_add_safety_setting(nbc_request* req, const char* category, const char* threshold) {
+    return guard([&] {
+        require(req, "req");
+        require(category, "category");
+        require(threshold, "threshold");
+        req->req.safety.push_back({category, threshold});
+    });
+}
+
+NBC_API(int) nbc_request_add_image(nbc_request* req, const uint8_t* data, size_t len, const char* mime) {
+    return guard([&] {
+        require(req, "req");
+        require(data, "data");
+        if (len == 0) invalid_arg("len must be > 0: an input image cannot be empty");
+        nbcore::InputImage im;
+        im.mime = mime ? std::string(mime) : std::string(nbcore::image::sniff_mime(data, len));
+        if (im.mime.empty())
+            invalid_arg("the input image's format is not recognised; pass its MIME type (image/png, image/jpeg, image/webp)");
+        im.data = std::make_shared<const nbcore::Blob>(data, len);
+        req->req.images.push_back(std::move(im));
+    });
+}
+
+NBC_API(int) nbc_generate(nbc_result** out, nbc_client* client, const nbc_request* req) {
+    if (out) *out = nullptr;
+    return guard([&] {
+        require(out, "out");
+        require(client, "client");
+        require(req, "req");
+        auto r = std::make_unique<nbc_result>();
+        r->res = client->client->generate(req->req);
+        *out = r.release();
+    });
+}
+
+NBC_API(void) nbc_result_free(nbc_result* res) { delete res; }
+
+NBC_API(int) nbc_result_image_count(const nbc_result* res) {
+    return res ? static_cast<int>(res->res.images.size()) : 0;
+}
+
+NBC_API(int) nbc_result_image(nbc_image_info* out, const nbc_result* res, int index) {
+    return guard([&] {
+        require(out, "out");
+        nbcapi::check_struct_size(out, sizeof(nbc_image_info), sizeof(nbc_image_info), "nbc_image_info");
+        const auto& im = image_at(res, index);
+        out->width = im.width;
+        out->height = im.height;
+        out->channels = im.channels;
+        out->mime = im.mime.c_str();
+        out->data = im.data ? im.data->data() : nullptr;
+        out->size = im.data ? im.data->size() : 0;
+    });
+}
+
+NBC_API(const char*) nbc_result_text(const nbc_result* res) { return res ? res->res.text.c_str() : ""; }
+NBC_API(const char*) nbc_result_model_version(const nbc_result* res) {
+    return res ? res->res.model_version.c_str() : "";
+}
+NBC_API(const char*) nbc_result_route(const nbc_result* res) { return res ? res->res.route.c_str() : ""; }
+NBC_API(int) nbc_result_attempt_count(const nbc_result* res) {
+    return res ? static_cast<int>(res->res.attempts.size()) : 0;
+}
+
+NBC_API(int) nbc_result_attempt(nbc_attempt* out, const nbc_result* res, int index) {
+    return guard([&] {
+        require(out, "out");
+        require(res, "res");
+        if (out->struct_size < offsetof(nbc_attempt, route))
+            invalid_arg("nbc_attempt.struct_size is too small; use NBC_ATTEMPT_INIT");
+        if (index < 0 || static_cast<std::size_t>(index) >= res->res.attempts.size())
+            invalid_arg("attempt index " + std::to_string(index) + " is out of range (the result has " +
+                        std::to_string(res->res.attempts.size()) + " attempts)");
+        nbcapi::fill_attempt(out, res->res.attempts[static_cast<std::size_t>(index)]);
+    });
+}
+
+NBC_API(int) nbc_result_usage(nbc_usage* out, const nbc_result* res) {
+    return guard([&] {
+        require(out, "out");
+        require(res, "res");
+        nbcapi::check_struct_size(out, sizeof(nbc_usage), sizeof(nbc_usage), "nbc_usage");
+        const auto& u = res->res.usage;
+        out->prompt_tokens = u.prompt_tokens;
+        out->candidates_tokens = u.candidates_tokens;
+        out->thoughts_tokens = u.thoughts_tokens;
+        out->total_tokens = u.total_tokens;
+        out->image_output_tokens = u.candidates_tokens_for("IMAGE");
+    });
+}
+
+NBC_API(int) nbc_check_image(nbc_image_check* out, const uint8_t* data, size_t len) {
+    return guard([&] {
+        require(out, "out");
+        nbcapi::check_struct_size(out, sizeof(nbc_image_check), sizeof(nbc_image_check), "nbc_image_check");
+        if (!data && len) invalid_arg("data must not be NULL when len > 0");
+        auto c = nbcore::image::check(data, len);
+        out->ok = c.ok ? 1 : 0;
+        out->blank = c.blank ? 1 : 0;
+        out->code = static_cast<int32_t>(c.code);
+        out->width = c.width;
+        out->height = c.height;
+        out->channels = c.channels;
+        copy_truncated(out->mime, sizeof out->mime, c.mime);
+        copy_truncated(out->reason, sizeof out->reason, c.reason);
+    });
+}
+
+}  // extern "C"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs a program with NBCORE_TEST_BASE_URL pointing at a freshly started nbcore-emulator.
+#   run_with_emulator.sh EMULATOR PROGRAM [ARGS...]
+set -euo pipefail
+emulator=$1; shift
+key=capi-test-key-0001
+out=$(mktemp)
+"$emulator" --port 0 --key "$key" >"$out" 2>/dev/null &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$out"' EXIT
+for _ in $(seq 100); do
+  url=$(head -n 1 "$out")
+  [ -n "$url" ] && break
+  sleep 0.05
+done
+[ -n "$url" ] || { echo "emulator did not start" >&2; exit 1; }
+NBCORE_TEST_BASE_URL=$url NBCORE_TEST_KEY=$key "$@"

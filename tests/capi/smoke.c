@@ -1,0 +1,92 @@
+/* C smoke test over the installed-style ABI: version check, argument errors, a generate call
+ * against the emulator whose URL is in NBCORE_TEST_BASE_URL, and a scripted failure. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nbcore/nbcore.h"
+
+static int failures = 0;
+#define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); ++failures; } } while (0)
+
+static int events_seen = 0;
+static void on_event(const nbc_event *ev, void *payload) {
+    (void)payload;
+    CHECK(ev->struct_size >= sizeof(nbc_event));
+    ++events_seen;
+}
+
+int main(void) {
+    const char *url = getenv("NBCORE_TEST_BASE_URL");
+    const char *key = getenv("NBCORE_TEST_KEY");
+    if (!url || !key) { fprintf(stderr, "set NBCORE_TEST_BASE_URL and NBCORE_TEST_KEY\n"); return 2; }
+
+    CHECK(nbc_version_number() == NBC_VERSION_NUMBER);
+    CHECK(strcmp(nbc_version_string(), NBC_VERSION_STRING) == 0);
+    CHECK(strcmp(nbc_status_name(NBC_E_RATE_LIMITED), "RATE_LIMITED") == 0);
+    CHECK(strstr(nbc_strerror(NBC_E_BLANK_IMAGE), "BLANK_IMAGE") != NULL);
+    CHECK(strcmp(nbc_status_name(9999), "UNKNOWN_STATUS") == 0);
+
+    /* Argument errors are typed and name the argument. */
+    CHECK(nbc_client_new(NULL, NULL) == NBC_E_INVALID_ARG);
+    CHECK(strstr(nbc_error_message(nbc_error_last()), "out") != NULL);
+    nbc_client_options bad = NBC_CLIENT_OPTIONS_INIT;
+    bad.struct_size = 3;
+    nbc_client *c = NULL;
+    CHECK(nbc_client_new(&c, &bad) == NBC_E_INVALID_ARG && c == NULL);
+    CHECK(strstr(nbc_error_message(NULL), "struct_size") != NULL);
+    CHECK(nbc_generate(NULL, NULL, NULL) == NBC_E_INVALID_ARG);
+    nbc_client_free(NULL);
+    nbc_request_free(NULL);
+    nbc_result_free(NULL);
+
+    nbc_client_options o = NBC_CLIENT_OPTIONS_INIT;
+    o.api_key = key;
+    o.base_url = url;
+    o.on_event = on_event;
+    CHECK(nbc_client_new(&c, &o) == NBC_OK);
+
+    nbc_request *r = NULL;
+    CHECK(nbc_request_new(&r, "a lighthouse at dawn") == NBC_OK);
+    CHECK(nbc_request_set_aspect_ratio(r, "16:10") == NBC_E_INVALID_ARG);
+    CHECK(strstr(nbc_error_advice(NULL), "") != NULL);
+    CHECK(nbc_request_set_aspect_ratio(r, "16:9") == NBC_OK);
+    CHECK(nbc_request_set_image_size(r, "2K") == NBC_OK);
+    CHECK(nbc_request_set_seed(r, 5000000000LL) == NBC_E_INVALID_ARG);
+
+    nbc_result *res = NULL;
+    int rc = nbc_generate(&res, c, r);
+    if (rc != NBC_OK) fprintf(stderr, "generate: %s\n%s\n", nbc_error_message(NULL), nbc_error_advice(NULL));
+    CHECK(rc == NBC_OK);
+    if (res) {
+        nbc_image_info info = NBC_IMAGE_INFO_INIT;
+        CHECK(nbc_result_image_count(res) == 1);
+        CHECK(nbc_result_image(&info, res, 0) == NBC_OK);
+        CHECK(info.width == 2752 && info.height == 1536);
+        CHECK(info.size > 1000 && info.data != NULL);
+        CHECK(nbc_result_image(&info, res, 1) == NBC_E_INVALID_ARG);
+        nbc_image_check chk = NBC_IMAGE_CHECK_INIT;
+        CHECK(nbc_check_image(&chk, info.data, info.size) == NBC_OK);
+        CHECK(chk.ok == 1 && chk.width == 2752);
+        nbc_attempt a = NBC_ATTEMPT_INIT;
+        CHECK(nbc_result_attempt_count(res) == 1);
+        CHECK(nbc_result_attempt(&a, res, 0) == NBC_OK && a.outcome == NBC_OK && a.number == 1);
+        nbc_usage u = NBC_USAGE_INIT;
+        CHECK(nbc_result_usage(&u, res) == NBC_OK && u.image_output_tokens == 1120);
+    }
+    CHECK(events_seen >= 3);
+    nbc_result_free(res);
+    nbc_request_free(r);
+    nbc_client_free(c);
+
+    /* A corrupt buffer is a verdict, not a crash. */
+    static const unsigned char junk[] = {0x89, 'P', 'N', 'G', 1, 2, 3};
+    nbc_image_check chk = NBC_IMAGE_CHECK_INIT;
+    CHECK(nbc_check_image(&chk, junk, sizeof junk) == NBC_OK);
+    CHECK(chk.ok == 0 && chk.code == NBC_E_BAD_RESPONSE && chk.reason[0] != '\0');
+    CHECK(nbc_check_image(&chk, NULL, 5) == NBC_E_INVALID_ARG);
+
+    if (failures) { fprintf(stderr, "%d checks failed\n", failures); return 1; }
+    printf("C smoke test passed\n");
+    return 0;
+}
