@@ -2,7 +2,6 @@
 // status codes; 429 lives in classify_quota.cpp.
 #include <array>
 
-#include "nbcore/models.hpp"
 #include "policy/internal.hpp"
 
 namespace nbcore::policy::detail {
