@@ -28,7 +28,7 @@ class RetryPolicy:
     max_wait: float = 300.0        # one wait longer than this fails at once
     max_billed_retries: int = 1    # NO_IMAGE / BLANK_IMAGE
     max_bad_response_retries: int = 1
-    jitter_ratio: float = 0.1      # positive jitter on server-given waits
+    jitter_ratio: float = 0.05     # positive jitter on server-given waits (at most 5%)
 
     @classmethod
     def preset(cls, name: str) -> "RetryPolicy":

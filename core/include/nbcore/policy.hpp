@@ -60,7 +60,7 @@ struct RetryPolicy {
     Backoff server{std::chrono::milliseconds(1000), std::chrono::milliseconds(60'000)};   // 500/503/504/network
     Backoff gateway{std::chrono::milliseconds(2000), std::chrono::milliseconds(60'000)};  // 502: longer
     Backoff rate{std::chrono::milliseconds(1000), std::chrono::milliseconds(60'000)};     // 429 without a hint
-    double jitter_ratio = 0.1;               // positive jitter added to server-given waits
+    double jitter_ratio = 0.05;              // positive jitter added to server-given waits (<= 5%)
     std::chrono::milliseconds max_wait{300'000};   // one wait longer than this fails at once
     int max_billed_retries = 1;              // NO_IMAGE / BLANK_IMAGE (each attempt is billed)
     int max_bad_response_retries = 1;        // malformed / corrupt replies
