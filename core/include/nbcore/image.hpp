@@ -53,8 +53,8 @@ struct Stats {
 struct Check {
     bool ok = false;               // decodes, within limits, not blank
     bool blank = false;
-    Status code = Status::OK;      // OK, BLANK_IMAGE, BAD_RESPONSE (corrupt/truncated/unsupported),
-                                   // INVALID_ARG (over a limit) — what the engine reports
+    Status code = Status::OK;      // OK, BLANK_IMAGE, or BAD_RESPONSE (corrupt, truncated,
+                                   // unsupported, or over a Limit) — what the engine reports
     std::string reason;            // one line: "uniform colour: stddev 0.4 <= 3.0", "truncated PNG: no IEND"
     std::string mime;              // sniffed from magic bytes: image/png, image/jpeg, image/webp, ...
     int width = 0;

@@ -1,0 +1,169 @@
+// What does full validation cost on top of decoding? Builds a photo-like 5504x3072 RGB image (the
+// size of a 4K 16:9 Nano Banana Pro answer), encodes it as PNG and JPEG, then measures side by
+// side, interleaved, the median CPU time of
+//   - image::check(..., &keep): sniff, structure + every CRC, header limits, decode, stats, blank
+//     decision, pixels handed over in a Blob;
+//   - a bare stbi_load_from_memory of the same bytes at the same req_comp (0), then free.
+// The goal is a ratio of at most 1.1. A measurement, not a test: it always exits 0.
+//
+//   bench_validate [--runs N]
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <stb_image.h>
+
+#include "nbcore/image.hpp"
+
+namespace {
+
+using nbcore::Blob;
+using namespace nbcore::image;
+
+constexpr int kWidth = 5504;
+constexpr int kHeight = 3072;
+
+double thread_cpu_ms() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    std::size_t n = v.size();
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// splitmix64: a fast deterministic generator, so every run encodes the very same image.
+struct Grain {
+    std::uint64_t state = 0x9E3779B97F4A7C15ull;
+    std::uint64_t next() {
+        std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        return z ^ (z >> 31);
+    }
+};
+
+// Smooth light (gradients and soft blobs) plus per-pixel sensor grain: the grain is what makes
+// a photo's PNG large, because deflate cannot predict it.
+Pixels photo_like() {
+    Pixels px;
+    px.width = kWidth;
+    px.height = kHeight;
+    px.channels = 3;
+    const std::size_t bytes = std::size_t(kWidth) * kHeight * 3;
+    px.data.prepare(bytes);
+    px.data.commit(bytes);
+    Grain grain;
+    std::uint8_t* p = px.data.data();
+    for (int y = 0; y < kHeight; ++y) {
+        for (int x = 0; x < kWidth; x += 4) {
+            std::uint64_t r = grain.next();  // 16 bits of grain for each of 4 pixels
+            for (int k = 0; k < 4 && x + k < kWidth; ++k, r >>= 16) {
+                int xx = x + k;
+                int sky = 40 + (y * 150) / kHeight;
+                int warm = (xx * 90) / kWidth;
+                int dx = xx - kWidth / 3, dy = y - kHeight / 2;
+                int blob = ((dx * dx + dy * dy) >> 16) < 40 ? 40 - ((dx * dx + dy * dy) >> 16) : 0;
+                int g = int(r & 3) + int((r >> 2) & 3) - 3;  // luminance grain, -3..+3
+                int b = int((r >> 4) & 1);                    // a little chroma grain
+                *p++ = static_cast<std::uint8_t>(std::clamp(sky + warm + blob + g, 0, 255));
+                *p++ = static_cast<std::uint8_t>(std::clamp(sky + warm / 2 + blob + g + b, 0, 255));
+                *p++ = static_cast<std::uint8_t>(std::clamp(200 - sky / 2 + blob / 2 + g - b, 0, 255));
+            }
+        }
+    }
+    return px;
+}
+
+struct Row {
+    const char* name;
+    double check_ms;     // check(..., &keep)
+    double nokeep_ms;    // check(..., nullptr): the same minus handing the pixels over
+    double stb_ms;
+    double stats_ms;     // compute_stats alone on decoded pixels
+};
+
+Row measure(const char* name, const Blob& file, int runs) {
+    std::vector<double> check_times, nokeep_times, stb_times, stats_times;
+    Check last;
+    for (int i = 0; i < runs; ++i) {
+        // Interleaved, so drift in machine load hits both sides alike.
+        double t0 = thread_cpu_ms();
+        {
+            Pixels keep;
+            last = check(file.data(), file.size(), Limits{}, BlankRules{}, &keep);
+        }
+        double t1 = thread_cpu_ms();
+        {
+            int w = 0, h = 0, n = 0;
+            stbi_uc* p = stbi_load_from_memory(file.data(), int(file.size()), &w, &h, &n, 0);
+            if (!p) std::fprintf(stderr, "stbi_load_from_memory failed: %s\n", stbi_failure_reason());
+            stbi_image_free(p);
+        }
+        double t2 = thread_cpu_ms();
+        check(file.data(), file.size(), Limits{}, BlankRules{}, nullptr);
+        double t3 = thread_cpu_ms();
+        check_times.push_back(t1 - t0);
+        stb_times.push_back(t2 - t1);
+        nokeep_times.push_back(t3 - t2);
+    }
+    Pixels decoded;
+    check(file.data(), file.size(), Limits{}, BlankRules{}, &decoded);
+    for (int i = 0; i < runs; ++i) {
+        double t0 = thread_cpu_ms();
+        Stats s = compute_stats(decoded);
+        double t1 = thread_cpu_ms();
+        if (s.pixels == 0) std::fprintf(stderr, "no pixels?\n");
+        stats_times.push_back(t1 - t0);
+    }
+    if (!last.ok)
+        std::fprintf(stderr, "%s: check said %s: %s\n", name, last.blank ? "blank" : "bad",
+                     last.reason.c_str());
+    return {name, median(check_times), median(nokeep_times), median(stb_times),
+            median(stats_times)};
+}
+
+int parse_runs(int argc, char** argv) {
+    int runs = 7;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
+            runs = std::atoi(argv[++i]);
+        } else {
+            std::fprintf(stderr, "usage: %s [--runs N]   (N >= 5, default 7)\n", argv[0]);
+            std::exit(0);
+        }
+    }
+    return std::max(runs, 5);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const int runs = parse_runs(argc, argv);
+    std::printf("building a photo-like %dx%d RGB image...\n", kWidth, kHeight);
+    std::fflush(stdout);
+    Pixels px = photo_like();
+    double t0 = thread_cpu_ms();
+    Blob png = encode_png(px);
+    double t1 = thread_cpu_ms();
+    Blob jpeg = encode_jpeg(px, 90);
+    std::printf("PNG %.1f MB (encoded in %.0f ms), JPEG q90 %.1f MB; %d runs each, median CPU time\n\n",
+                double(png.size()) / 1e6, t1 - t0, double(jpeg.size()) / 1e6, runs);
+
+    std::printf("%-6s %15s %16s %7s   %16s %15s\n", "format", "stbi_load (ms)",
+                "check+keep (ms)", "ratio", "check, no keep", "stats alone");
+    for (const Row& r : {measure("PNG", png, runs), measure("JPEG", jpeg, runs)})
+        std::printf("%-6s %15.1f %16.1f %7.3f   %13.1f ms %12.1f ms\n", r.name, r.stb_ms,
+                    r.check_ms, r.check_ms / r.stb_ms, r.nokeep_ms, r.stats_ms);
+    std::printf("\ngoal: ratio <= 1.100\n");
+    return 0;
+}
