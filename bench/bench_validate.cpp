@@ -92,44 +92,49 @@ struct Row {
     double stats_ms;     // compute_stats alone on decoded pixels
 };
 
+// CPU time of one call of `work`.
+double timed(const std::function<void()>& work) {
+    double t0 = thread_cpu_ms();
+    work();
+    return thread_cpu_ms() - t0;
+}
+
 Row measure(const char* name, const Blob& file, int runs) {
-    std::vector<double> check_times, nokeep_times, stb_times, stats_times;
     Check last;
-    for (int i = 0; i < runs; ++i) {
-        // Interleaved, so drift in machine load hits both sides alike.
-        double t0 = thread_cpu_ms();
-        {
-            Pixels keep;
-            last = check(file.data(), file.size(), Limits{}, BlankRules{}, &keep);
-        }
-        double t1 = thread_cpu_ms();
-        {
-            int w = 0, h = 0, n = 0;
-            stbi_uc* p = stbi_load_from_memory(file.data(), int(file.size()), &w, &h, &n, 0);
-            if (!p) std::fprintf(stderr, "stbi_load_from_memory failed: %s\n", stbi_failure_reason());
-            stbi_image_free(p);
-        }
-        double t2 = thread_cpu_ms();
+    const std::function<void()> with_keep = [&] {
+        Pixels keep;
+        last = check(file.data(), file.size(), Limits{}, BlankRules{}, &keep);
+    };
+    const std::function<void()> without_keep = [&] {
         check(file.data(), file.size(), Limits{}, BlankRules{}, nullptr);
-        double t3 = thread_cpu_ms();
-        check_times.push_back(t1 - t0);
-        stb_times.push_back(t2 - t1);
-        nokeep_times.push_back(t3 - t2);
+    };
+    const std::function<void()> bare = [&] {
+        int w = 0, h = 0, n = 0;
+        stbi_uc* p = stbi_load_from_memory(file.data(), int(file.size()), &w, &h, &n, 0);
+        if (!p) std::fprintf(stderr, "stbi_load_from_memory failed: %s\n", stbi_failure_reason());
+        stbi_image_free(p);
+    };
+    const std::function<void()>* work[3] = {&with_keep, &bare, &without_keep};
+    std::vector<double> times[3];
+    for (auto* w : work) (*w)();  // warm-up, not counted: first-touch costs of the process
+    for (int i = 0; i < runs; ++i) {
+        // Interleaved and rotated, so drift in machine load and order effects hit all alike.
+        for (int k = 0; k < 3; ++k) {
+            int which = (i + k) % 3;
+            times[which].push_back(timed(*work[which]));
+        }
     }
     Pixels decoded;
     check(file.data(), file.size(), Limits{}, BlankRules{}, &decoded);
-    for (int i = 0; i < runs; ++i) {
-        double t0 = thread_cpu_ms();
-        Stats s = compute_stats(decoded);
-        double t1 = thread_cpu_ms();
-        if (s.pixels == 0) std::fprintf(stderr, "no pixels?\n");
-        stats_times.push_back(t1 - t0);
-    }
+    std::vector<double> stats_times;
+    for (int i = 0; i < runs; ++i)
+        stats_times.push_back(timed([&] {
+            if (compute_stats(decoded).pixels == 0) std::fprintf(stderr, "no pixels?\n");
+        }));
     if (!last.ok)
         std::fprintf(stderr, "%s: check said %s: %s\n", name, last.blank ? "blank" : "bad",
                      last.reason.c_str());
-    return {name, median(check_times), median(nokeep_times), median(stb_times),
-            median(stats_times)};
+    return {name, median(times[0]), median(times[2]), median(times[1]), median(stats_times)};
 }
 
 int parse_runs(int argc, char** argv) {

@@ -48,6 +48,43 @@ Bytes assemble_png(std::uint32_t w, std::uint32_t h, const std::vector<std::pair
     return out;
 }
 
+// A zlib stream of stored (uncompressed) deflate blocks: lets a test build any PNG layout.
+Bytes zlib_stored(const Bytes& raw) {
+    Bytes z = {0x78, 0x01};
+    std::size_t pos = 0;
+    do {
+        std::size_t n = std::min<std::size_t>(raw.size() - pos, 65535);
+        bool last = pos + n == raw.size();
+        z.push_back(last ? 1 : 0);
+        z.insert(z.end(), {std::uint8_t(n), std::uint8_t(n >> 8), std::uint8_t(~n), std::uint8_t(~n >> 8)});
+        z.insert(z.end(), raw.begin() + long(pos), raw.begin() + long(pos + n));
+        pos += n;
+    } while (pos < raw.size());
+    std::uint32_t a = 1, b = 0;  // Adler-32
+    for (std::uint8_t v : raw) {
+        a = (a + v) % 65521;
+        b = (b + a) % 65521;
+    }
+    put_be32(z, (b << 16) | a);
+    return z;
+}
+
+// A PNG of `rows` (each already `row_bytes` long, no filter byte) with the given header fields.
+Bytes png_from_rows(std::uint32_t w, const std::vector<Bytes>& rows, std::uint8_t depth,
+                    std::uint8_t colour, const std::vector<std::pair<std::string, Bytes>>& extra = {}) {
+    Bytes raw;
+    for (const Bytes& row : rows) {
+        raw.push_back(0);  // filter: none
+        raw.insert(raw.end(), row.begin(), row.end());
+    }
+    Bytes png = png_signature();
+    put_chunk(png, "IHDR", ihdr(w, std::uint32_t(rows.size()), depth, colour));
+    for (const auto& [type, payload] : extra) put_chunk(png, type.c_str(), payload);
+    put_chunk(png, "IDAT", zlib_stored(raw));
+    put_chunk(png, "IEND", {});
+    return png;
+}
+
 Bytes bmp_of(const Pixels& px) {
     Bytes out;
     stbi_write_bmp_to_func(
@@ -276,6 +313,55 @@ TEST_CASE("hand-made PNG chunk sequences", "[image][check][png]") {
         Check r = check_bytes(png);
         CHECK(r.code == Status::BAD_RESPONSE);
         CHECK(starts_with(r.reason, "corrupt PNG: "));
+    }
+}
+
+TEST_CASE("PNG depths and colour types arrive as 8-bit pixels", "[image][check][png]") {
+    SECTION("16-bit RGB: the high bytes survive") {
+        Bytes row0 = {0x12, 0x34, 0x80, 0x00, 0xFF, 0xFF, 0x00, 0x01, 0x40, 0x00, 0xC0, 0x00};
+        Bytes row1 = {0xFF, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xFF, 0x00, 0x00, 0x00};
+        Pixels kept;
+        Check r = check_bytes(png_from_rows(2, {row0, row1}, 16, 2), {}, &kept);
+        REQUIRE(r.ok);
+        CHECK(r.channels == 3);
+        REQUIRE(kept.data.size() == 12);
+        CHECK(kept.data.data()[0] == 0x12);
+        CHECK(kept.data.data()[1] == 0x80);
+        CHECK(kept.data.data()[2] == 0xFF);
+    }
+    SECTION("palette with transparency expands to RGBA") {
+        Bytes plte = {255, 0, 0, 0, 0, 255};
+        Bytes trns = {255, 0};
+        std::vector<Bytes> rows(4, Bytes{0, 1, 0, 1});
+        Pixels kept;
+        Check r = check_bytes(png_from_rows(4, rows, 8, 3, {{"PLTE", plte}, {"tRNS", trns}}), {}, &kept);
+        REQUIRE(r.ok);
+        CHECK(r.channels == 4);
+        CHECK(r.stats.transparent_fraction == Approx(0.5));
+        CHECK(kept.data.data()[0] == 255);  // red, opaque
+        CHECK(kept.data.data()[3] == 255);
+        CHECK(kept.data.data()[7] == 0);    // blue, transparent
+    }
+    SECTION("1-bit grey") {
+        std::vector<Bytes> rows = {{0xF0}, {0x0F}};
+        Pixels kept;
+        Check r = check_bytes(png_from_rows(8, rows, 1, 0), {}, &kept);
+        REQUIRE(r.ok);
+        CHECK(r.channels == 1);
+        CHECK(kept.data.data()[0] == 255);
+        CHECK(kept.data.data()[4] == 0);
+    }
+    SECTION("IDAT that inflates to fewer bytes than the header promises") {
+        std::vector<Bytes> rows(3, Bytes(12, 7));
+        Bytes png = png_from_rows(4, rows, 8, 2);
+        // Rewrite IHDR to claim 9 rows: the stream now runs short.
+        Bytes fixed = png_signature();
+        put_chunk(fixed, "IHDR", ihdr(4, 9));
+        std::size_t idat = find_chunk(png, "IDAT");
+        fixed.insert(fixed.end(), png.begin() + long(idat), png.end());
+        Check r = check_bytes(fixed);
+        CHECK(r.code == Status::BAD_RESPONSE);
+        CHECK(r.reason == "corrupt PNG: not enough pixels");
     }
 }
 

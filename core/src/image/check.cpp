@@ -111,65 +111,94 @@ std::string format_name(std::string_view mime) {
     return name;
 }
 
-// Everything after the sniff; may throw std::bad_alloc, which check() turns into a verdict.
+// stbi_info on the bytes: size and channel count as stb sees them, checked against the limits.
+// False (with the verdict in c) when the header cannot be read or is over a limit.
+bool read_header(Check& c, const std::uint8_t* data, std::size_t n, const Limits& limits) {
+    if (n > static_cast<std::size_t>(INT_MAX)) {
+        fail(c, Status::BAD_RESPONSE, text("image data of %zu bytes is too large to decode", n));
+        return false;
+    }
+    int w = 0, h = 0, channels = 0;
+    if (!stbi_info_from_memory(data, static_cast<int>(n), &w, &h, &channels)) {
+        fail(c, Status::BAD_RESPONSE, "corrupt " + format_name(c.mime) + ": " + stb_reason());
+        return false;
+    }
+    c.width = w;
+    c.height = h;
+    c.channels = channels;
+    if (auto over = over_limits(w, h, limits); !over.empty()) {
+        fail(c, Status::BAD_RESPONSE, over);
+        return false;
+    }
+    return true;
+}
+
+// The one decode, at the native channel count. Null (with the verdict in c) on failure.
+StbPixels decode(Check& c, const std::uint8_t* data, std::size_t n) {
+    // stb's "flip vertically" switch is process-wide; the thread-local override keeps our rows
+    // top-down whatever another part of the process chose.
+    stbi_set_flip_vertically_on_load_thread(0);
+    int w = 0, h = 0, channels = 0;
+    StbPixels pixels(stbi_load_from_memory(data, static_cast<int>(n), &w, &h, &channels, 0));
+    if (!pixels) {
+        std::string why = stb_reason();
+        fail(c, Status::BAD_RESPONSE, why == "outofmem"
+                                          ? out_of_memory_text(c)
+                                          : "corrupt " + format_name(c.mime) + ": " + why);
+        return nullptr;
+    }
+    if (channels < 1 || channels > 4 || w != c.width || h != c.height) {
+        fail(c, Status::BAD_RESPONSE, text("decoder returned %dx%dx%d for a %dx%d header", w, h,
+                                           channels, c.width, c.height));
+        return nullptr;
+    }
+    c.channels = channels;
+    return pixels;
+}
+
+// The statistics pass over the decoded pixels; when `keep` is given, the pixels end up there.
+void measure(Check& c, StbPixels decoded, Pixels* keep) {
+    const std::size_t count = std::size_t(c.width) * std::size_t(c.height);
+    const std::size_t bytes = count * std::size_t(c.channels);
+    if (!keep) {
+        c.stats = detail::scan_pixels(decoded.get(), count, c.channels);
+        return;
+    }
+    // A Blob cannot adopt stb's malloc'd buffer, so the pixels are copied once, inside the
+    // statistics pass while each block is in cache.
+    Pixels owned;
+    std::uint8_t* copy_to = owned.data.prepare(bytes);
+    prefer_huge_pages(copy_to, bytes);
+    c.stats = detail::scan_pixels(decoded.get(), count, c.channels, copy_to);
+    decoded.reset();  // before the caller's old pixels are released: one less peak
+    owned.data.commit(bytes);
+    owned.width = c.width;
+    owned.height = c.height;
+    owned.channels = c.channels;
+    *keep = std::move(owned);
+}
+
+// Everything after the sniff, cheapest decisions first. May throw std::bad_alloc, which check()
+// turns into a verdict.
 Check& check_sniffed(Check& c, const std::uint8_t* data, std::size_t n, const Limits& limits,
                      const BlankRules& rules, Pixels* keep) {
     if (stb_cannot_decode(c.mime))
         return fail(c, Status::BAD_RESPONSE, "cannot validate " + c.mime + ": unsupported format");
 
-    detail::Structure structure = check_structure(c.mime, data, n);
+    const detail::Structure structure = check_structure(c.mime, data, n);
     if (!structure.ok) return fail(c, Status::BAD_RESPONSE, structure.problem);
     c.width = static_cast<int>(std::min<std::int64_t>(structure.width, INT_MAX));
     c.height = static_cast<int>(std::min<std::int64_t>(structure.height, INT_MAX));
     if (auto over = over_limits(structure.width, structure.height, limits); !over.empty())
         return fail(c, Status::BAD_RESPONSE, over);
+    if (!read_header(c, data, n, limits)) return c;
 
-    if (n > static_cast<std::size_t>(INT_MAX))
-        return fail(c, Status::BAD_RESPONSE, text("image data of %zu bytes is too large to decode", n));
-    const int len = static_cast<int>(n);
-    int w = 0, h = 0, channels = 0;
-    if (!stbi_info_from_memory(data, len, &w, &h, &channels))
-        return fail(c, Status::BAD_RESPONSE, "corrupt " + format_name(c.mime) + ": " + stb_reason());
-    c.width = w;
-    c.height = h;
-    c.channels = channels;
-    if (auto over = over_limits(w, h, limits); !over.empty())
-        return fail(c, Status::BAD_RESPONSE, over);
-
-    StbPixels decoded(stbi_load_from_memory(data, len, &w, &h, &channels, 0));
-    if (!decoded) {
-        std::string why = stb_reason();
-        if (why == "outofmem") return fail(c, Status::BAD_RESPONSE, out_of_memory_text(c));
-        return fail(c, Status::BAD_RESPONSE, "corrupt " + format_name(c.mime) + ": " + why);
-    }
-    if (channels < 1 || channels > 4 || w != c.width || h != c.height)
-        return fail(c, Status::BAD_RESPONSE,
-                    text("decoder returned %dx%dx%d for a %dx%d header", w, h, channels, c.width,
-                         c.height));
-    c.channels = channels;
-
-    const std::size_t count = std::size_t(w) * std::size_t(h);
-    const std::size_t bytes = count * std::size_t(channels);
-    Pixels owned;
-    std::uint8_t* copy_to = nullptr;
-    if (keep) {
-        // A Blob cannot adopt stb's malloc'd buffer, so the pixels are copied once, inside the
-        // statistics pass while each block is in cache.
-        copy_to = owned.data.prepare(bytes);
-        prefer_huge_pages(copy_to, bytes);
-    }
-    c.stats = detail::scan_pixels(decoded.get(), count, channels, copy_to);
-    decoded.reset();
-    if (keep) {
-        owned.data.commit(bytes);
-        owned.width = w;
-        owned.height = h;
-        owned.channels = channels;
-        *keep = std::move(owned);
-    }
+    StbPixels decoded = decode(c, data, n);
+    if (!decoded) return c;
+    measure(c, std::move(decoded), keep);
 
     std::string why;
-    c.blank = is_blank(c.stats, channels, rules, &why);
+    c.blank = is_blank(c.stats, c.channels, rules, &why);
     if (c.blank) return fail(c, Status::BLANK_IMAGE, why);
     c.ok = true;
     c.code = Status::OK;
@@ -182,14 +211,14 @@ Check& check_sniffed(Check& c, const std::uint8_t* data, std::size_t n, const Li
 Check check(const std::uint8_t* data, std::size_t n, const Limits& limits, const BlankRules& rules,
             Pixels* keep) {
     Check c;
-    if (data == nullptr || n == 0) return fail(c, Status::BAD_RESPONSE, "empty image data");
-    c.mime = std::string(sniff_mime(data, n));
-    if (n > limits.max_encoded_bytes)
-        return fail(c, Status::BAD_RESPONSE,
-                    text("image data of %zu bytes exceeds the %zu-byte limit", n,
-                         limits.max_encoded_bytes));
-    if (c.mime.empty()) return fail(c, Status::BAD_RESPONSE, unknown_format_text(data, n));
     try {
+        if (data == nullptr || n == 0) return fail(c, Status::BAD_RESPONSE, "empty image data");
+        c.mime = std::string(sniff_mime(data, n));
+        if (n > limits.max_encoded_bytes)
+            return fail(c, Status::BAD_RESPONSE,
+                        text("image data of %zu bytes exceeds the %zu-byte limit", n,
+                             limits.max_encoded_bytes));
+        if (c.mime.empty()) return fail(c, Status::BAD_RESPONSE, unknown_format_text(data, n));
         return check_sniffed(c, data, n, limits, rules, keep);
     } catch (const std::bad_alloc&) {
         c.stats = Stats{};
