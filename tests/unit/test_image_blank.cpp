@@ -114,8 +114,8 @@ TEST_CASE("pictures are not blank", "[image][blank]") {
 //    differs from the background by more than max_luma_range (12);
 //  - the standard deviation sees a subject covering a fraction f with contrast d (0..255) once
 //    d * sqrt(f * (1 - f)) > max_stddev (3), i.e. f > 9 / d^2: for black on white that is 0.014%
-//    of the frame (a 12x12 px dot in 1024x1024), for mid-grey on white 0.056%.
-// So a high-contrast subject is seen down to ~0.02% of the frame; a faint one (contrast <= 12)
+//    of the frame (a 13x13 px dot in 1024x1024), for mid-grey on white 0.056%.
+// So a high-contrast subject is seen down to ~0.014% of the frame; a faint one (contrast <= 12)
 // only once d * sqrt(f * (1 - f)) > 3 (about 7% of the frame at contrast 12), else it is blank.
 TEST_CASE("the smallest subject that is still seen", "[image][blank]") {
     struct Case {
@@ -139,6 +139,13 @@ TEST_CASE("the smallest subject that is still seen", "[image][blank]") {
     INFO(r.reason);
     CHECK(r.blank == c.blank);
     CHECK(r.code == (c.blank ? Status::BLANK_IMAGE : Status::OK));
+}
+
+TEST_CASE("the documented limit: a 13x13 black dot in 1024x1024 is seen, 12x12 is not", "[image][blank]") {
+    auto side = GENERATE(12, 13);
+    Stats s = compute_stats(square_on_white(1024, 1024, side));
+    INFO("side " << side << ": stddev " << s.stddev[0]);
+    CHECK(is_blank(s, 3, BlankRules{}) == (side == 12));
 }
 
 TEST_CASE("transparency: fully transparent is blank, partly transparent is not", "[image][blank]") {
