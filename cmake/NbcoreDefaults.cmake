@@ -3,7 +3,8 @@ function(nbcore_target_defaults target)
   get_target_property(type ${target} TYPE)
   if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
     target_compile_options(${target} PRIVATE
-      $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wpedantic -Wshadow=local -Wnon-virtual-dtor>
+      $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wpedantic -Wnon-virtual-dtor>
+      $<$<AND:$<COMPILE_LANGUAGE:CXX>,$<CXX_COMPILER_ID:GNU>>:-Wshadow=local>
       $<$<COMPILE_LANGUAGE:C>:-Wall -Wextra -Wpedantic>)
     if(NBCORE_WERROR)
       target_compile_options(${target} PRIVATE -Werror)

@@ -21,6 +21,15 @@ public:
     Blob(const Blob&) = delete;
     Blob& operator=(const Blob&) = delete;
 
+    // Takes ownership of a buffer from malloc() (e.g. stb_image's pixels): no copy; freed with
+    // free(). `p` must not be used by the caller afterwards.
+    static Blob adopt_malloc(void* p, std::size_t n) noexcept {
+        Blob b;
+        b.data_ = static_cast<std::uint8_t*>(p);
+        b.size_ = b.cap_ = p ? n : 0;
+        return b;
+    }
+
     const std::uint8_t* data() const noexcept { return data_; }
     std::uint8_t* data() noexcept { return data_; }
     std::size_t size() const noexcept { return size_; }

@@ -80,15 +80,16 @@ public:
     // Waits until `until` (steady clock) or cancellation; false when cancelled.
     bool wait_until(SteadyTime until) const;
     // Registers a callback run on cancel (immediately if already cancelled). Returns an id.
-    int on_cancel(std::function<void()> fn);
-    void remove(int id);
+    // const: observers of a token may register interest without owning it.
+    int on_cancel(std::function<void()> fn) const;
+    void remove(int id) const;
 
 private:
     std::atomic<bool> flag_{false};
     mutable std::mutex mu_;
     mutable std::condition_variable cv_;
-    std::vector<std::pair<int, std::function<void()>>> callbacks_;
-    int next_id_ = 1;
+    mutable std::vector<std::pair<int, std::function<void()>>> callbacks_;
+    mutable int next_id_ = 1;
 };
 
 }  // namespace nbcore

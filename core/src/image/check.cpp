@@ -11,7 +11,6 @@
 #include <stb_image.h>
 
 #if defined(__linux__)
-#include <sys/mman.h>
 #endif
 
 #include "image/image_internal.hpp"
@@ -80,22 +79,6 @@ detail::Structure check_structure(std::string_view mime, const std::uint8_t* dat
     return {};
 }
 
-// The kept pixels go into fresh memory, and in 4 KB pages a 4K image (50 MB) takes ~12,000
-// page faults to fill, which cost more than the copy itself. Huge pages cut that to a few dozen.
-// Advice only: the kernel may ignore it, and nothing depends on it.
-void prefer_huge_pages(std::uint8_t* p, std::size_t n) {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    constexpr std::uintptr_t kHugePage = std::uintptr_t(2) << 20;
-    const auto start = reinterpret_cast<std::uintptr_t>(p);
-    const std::uintptr_t begin = (start + kHugePage - 1) & ~(kHugePage - 1);
-    const std::uintptr_t end = (start + n) & ~(kHugePage - 1);
-    if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-#else
-    (void)p;
-    (void)n;
-#endif
-}
-
 std::string stb_reason() {
     const char* why = stbi_failure_reason();
     return why ? why : "unknown decoder error";
@@ -156,25 +139,18 @@ StbPixels decode(Check& c, const std::uint8_t* data, std::size_t n) {
     return pixels;
 }
 
-// The statistics pass over the decoded pixels; when `keep` is given, the pixels end up there.
+// The statistics pass over the decoded pixels; when `keep` is given, stb's buffer itself is
+// handed over (stb allocates with malloc, and Debian's libstb is built without custom allocators),
+// so the pixels are never copied.
 void measure(Check& c, StbPixels decoded, Pixels* keep) {
     const std::size_t count = std::size_t(c.width) * std::size_t(c.height);
-    const std::size_t bytes = count * std::size_t(c.channels);
-    if (!keep) {
-        c.stats = detail::scan_pixels(decoded.get(), count, c.channels);
-        return;
-    }
-    // A Blob cannot adopt stb's malloc'd buffer, so the pixels are copied once, inside the
-    // statistics pass while each block is in cache.
+    c.stats = detail::scan_pixels(decoded.get(), count, c.channels);
+    if (!keep) return;
     Pixels owned;
-    std::uint8_t* copy_to = owned.data.prepare(bytes);
-    prefer_huge_pages(copy_to, bytes);
-    c.stats = detail::scan_pixels(decoded.get(), count, c.channels, copy_to);
-    decoded.reset();  // before the caller's old pixels are released: one less peak
-    owned.data.commit(bytes);
     owned.width = c.width;
     owned.height = c.height;
     owned.channels = c.channels;
+    owned.data = Blob::adopt_malloc(decoded.release(), count * std::size_t(c.channels));
     *keep = std::move(owned);
 }
 

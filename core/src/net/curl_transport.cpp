@@ -102,9 +102,7 @@ public:
     CancelHook(const CancelToken* token, CURLM* multi) : waker_(std::make_shared<Waker>()) {
         waker_->multi = multi;
         if (!token) return;
-        // on_cancel is not const, but registering a wake-up does not change whether (or when) the
-        // token is cancelled, which is all that const promises our caller.
-        token_ = const_cast<CancelToken*>(token);
+        token_ = token;
         id_ = token_->on_cancel([waker = waker_] { waker->wake(); });
     }
     ~CancelHook() {
@@ -128,7 +126,7 @@ private:
         }
     };
     std::shared_ptr<Waker> waker_;
-    CancelToken* token_ = nullptr;
+    const CancelToken* token_ = nullptr;
     int id_ = 0;
 };
 

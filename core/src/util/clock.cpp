@@ -46,7 +46,7 @@ bool CancelToken::wait_until(SteadyTime until) const {
     return !flag_.load(std::memory_order_acquire);
 }
 
-int CancelToken::on_cancel(std::function<void()> fn) {
+int CancelToken::on_cancel(std::function<void()> fn) const {
     {
         std::lock_guard<std::mutex> lock(mu_);
         if (!flag_.load(std::memory_order_acquire)) {
@@ -59,7 +59,7 @@ int CancelToken::on_cancel(std::function<void()> fn) {
     return 0;
 }
 
-void CancelToken::remove(int id) {
+void CancelToken::remove(int id) const {
     std::lock_guard<std::mutex> lock(mu_);
     callbacks_.erase(std::remove_if(callbacks_.begin(), callbacks_.end(),
                                     [id](const auto& p) { return p.first == id; }),
