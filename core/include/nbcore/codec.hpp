@@ -91,4 +91,9 @@ private:
 bool decode_reply(std::string_view body, Reply& out, std::string& err,
                   Framing framing = Framing::Auto);
 
+// Reply::parts_json with its image references ("#<n>": the n-th image of the reply in part order,
+// thought and final images counted together) replaced by the images' base64 data: the model turn
+// to echo back for a multi-turn edit. "" when the reply had no parts.
+std::string parts_json_with_images(const Reply& reply);
+
 }  // namespace nbcore::api
