@@ -75,7 +75,7 @@ std::vector<RetryCase> retry_cases() {
 
         // ---- 429 per-minute: the server's wait is a floor, plus positive jitter
         {"RATE_LIMITED waits what the server asked plus jitter", diag(Status::RATE_LIMITED, true, Millis(47'000)),
-         after(1), interactive, {0.5}, Action::Retry, Millis(49'350), {}, {"server asked 47 s", "RATE_LIMITED"}},
+         after(1), interactive, {0.5}, Action::Retry, Millis(48'175), {}, {"server asked 47 s", "RATE_LIMITED"}},
         {"RATE_LIMITED with zero jitter draw waits exactly the hint", diag(Status::RATE_LIMITED, true, Millis(47'000)),
          after(2), interactive, {0.0}, Action::Retry, Millis(47'000), {}, {"retry 3 of 5 in 47 s"}},
         {"RATE_LIMITED without a hint uses the rate backoff", diag(Status::RATE_LIMITED, true), after(3), interactive,
@@ -87,7 +87,7 @@ std::vector<RetryCase> retry_cases() {
          with_deadline(after(1), Millis(12'000)), interactive, {0.5}, Action::Fail, {}, Status::RATE_LIMITED,
          {"RATE_LIMITED: the server asks for 40 s but only 12 s remain before the deadline"}},
         {"RATE_LIMITED hint within the deadline", diag(Status::RATE_LIMITED, true, Millis(5'000)),
-         with_deadline(after(1), Millis(60'000)), interactive, {0.2}, Action::Retry, Millis(5'100), {}, {"5.1 s"}},
+         with_deadline(after(1), Millis(60'000)), interactive, {0.8}, Action::Retry, Millis(5'200), {}, {"5.2 s"}},
 
         // ---- 5xx / timeout / network: full-jitter backoff of `server`
         {"SERVER_ERROR first retry", diag(Status::SERVER_ERROR, true), after(1), interactive, {0.5}, Action::Retry,
