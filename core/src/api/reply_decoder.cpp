@@ -7,8 +7,6 @@
 //             every inlineData.data string straight into a Blob and copies everything else into
 //             the skeleton, where the string becomes "#<n>";
 //   merger    parses the (small) skeleton with nlohmann::json and merges it into the Reply.
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <cstring>
@@ -29,18 +27,6 @@ constexpr std::size_t kMaxDepth = 512;
 constexpr std::size_t kMaxKeyBytes = 16;              // longer keys are never ones we look for
 constexpr std::size_t kMaxFieldNameBytes = 32;        // SSE field names
 constexpr std::size_t kDefaultImageReserve = 256 * 1024;
-constexpr std::size_t kHugePageWorthy = 4u << 20;
-
-// A 4K image fills ~34 MB of fresh pages; with 4 KiB pages the faults cost about as much CPU as
-// the whole decode. Transparent huge pages (a hint; "madvise" is the usual THP mode) cut that by
-// ~4x. (Blob::reserve would be the natural home for this.)
-void advise_huge_pages(Blob& blob) {
-    static const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
-    auto begin = (reinterpret_cast<std::uintptr_t>(blob.data()) + page - 1) / page * page;
-    auto end = reinterpret_cast<std::uintptr_t>(blob.data()) + blob.capacity();
-    if (blob.capacity() >= kHugePageWorthy && end > begin)
-        madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-}
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 bool is_eol(char c) { return c == '\n' || c == '\r'; }
@@ -277,8 +263,6 @@ private:
     void begin_data(const char* quote) {
         blob_ = std::make_shared<Blob>();
         blob_->reserve(image_reserve(offset_of(quote)));
-        advised_capacity_ = 0;
-        advise_if_grown();
         blobs_.push_back(blob_);
         b64_ = Base64Decoder{};
         lex_ = Lex::Data;
@@ -319,17 +303,8 @@ private:
         return cur + 1;
     }
 
-    // Without a size hint the Blob grows as data arrives; new capacity gets the same hint.
-    void advise_if_grown() {
-        if (blob_->capacity() == advised_capacity_) return;
-        advised_capacity_ = blob_->capacity();
-        advise_huge_pages(*blob_);
-    }
-
     bool decode(const char* p, std::size_t n) {
-        bool ok = b64_.feed(p, n, *blob_);
-        advise_if_grown();
-        if (ok) return true;
+        if (b64_.feed(p, n, *blob_)) return true;
         // The decoded size (whole quanta before the bad one) does not depend on chunking.
         fail("invalid base64 in inlineData.data of image #" + std::to_string(blobs_.size() - 1) + " after " +
              std::to_string(blob_->size()) + " decoded bytes");
@@ -370,7 +345,6 @@ private:
     std::string key_;
     std::string error_;
     std::shared_ptr<Blob> blob_;   // the image being decoded
-    std::size_t advised_capacity_ = 0;
     Base64Decoder b64_;
     std::size_t base_ = 0;         // body offset of start_
     const char* start_ = nullptr;  // first byte of the current scan() call

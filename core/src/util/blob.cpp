@@ -13,6 +13,18 @@ namespace {
 
 // Below this, plain malloc is cheaper than a mapping.
 constexpr std::size_t kMapThreshold = 256 * 1024;
+// A 4K image fills ~34 MB of fresh pages; with 4 KiB pages the faults cost about as much CPU as
+// decoding it. Transparent huge pages (a hint; "madvise" is the usual THP mode) cut that ~4x.
+constexpr std::size_t kHugePageWorthy = 4u << 20;
+
+void advise_huge_pages(void* p, std::size_t n) {
+#ifdef MADV_HUGEPAGE
+    if (n >= kHugePageWorthy) madvise(p, n, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
 
 std::size_t page_round(std::size_t n) {
     static const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
@@ -66,10 +78,12 @@ void Blob::reserve(std::size_t n) {
         if (p == MAP_FAILED) throw std::bad_alloc();
         data_ = static_cast<std::uint8_t*>(p);
         cap_ = want;
+        advise_huge_pages(data_, cap_);
         return;
     }
     void* p = mmap(nullptr, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
+    advise_huge_pages(p, want);
     if (size_) std::memcpy(p, data_, size_);  // at most kMapThreshold bytes, once
     std::free(data_);
     data_ = static_cast<std::uint8_t*>(p);
