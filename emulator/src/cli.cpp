@@ -40,6 +40,7 @@ constexpr const char* kUsage =
     "  --threads N       connections served at once (default 64)\n"
     "  --grain N         film grain 0..64 in generated images (default 0)\n"
     "  --mime M          auto (Flash png, Pro jpeg), png or jpeg (default auto)\n"
+    "  --no-gzip         never gzip answers (by default they are gzipped when accepted)\n"
     "  --help            this text\n"
     "  --version         the version\n"
     "\n"
@@ -108,6 +109,7 @@ Action parse_args(int argc, char** argv, Options& o) {
         else if (arg == "--latency-ms") o.latency_ms = parse_int(arg, next(), 0, 3600000);
         else if (arg == "--threads") o.threads = parse_int(arg, next(), 1, 4096);
         else if (arg == "--grain") o.grain = parse_int(arg, next(), 0, 64);
+        else if (arg == "--no-gzip" && !has_inline) o.gzip = false;
         else if (arg == "--mime") {
             o.mime = next();
             if (o.mime != "auto" && o.mime != "png" && o.mime != "jpeg")

@@ -377,7 +377,8 @@ std::string supported_list(const auto& values) {
 
 std::optional<ApiError> read_image_config(const json* config, const ModelInfo& model, bool vertex, GenerateParams& params) {
     const std::string path = "generation_config.image_config";
-    if (const json* ratio = get(*config, "aspectRatio")) {
+    // proto3: an empty string is the default value, i.e. not set.
+    if (const json* ratio = get(*config, "aspectRatio"); ratio && !ratio->get_ref<const std::string&>().empty()) {
         params.aspect = ratio->get<std::string>();
         if (!is_valid_aspect_ratio(params.aspect))
             return bad_request(path + ".aspect_ratio",
@@ -385,7 +386,7 @@ std::optional<ApiError> read_image_config(const json* config, const ModelInfo& m
                                    "\" is not a supported aspect ratio. Supported values: " +
                                    supported_list(kAspectRatios) + ".");
     }
-    if (const json* size = get(*config, "imageSize")) {
+    if (const json* size = get(*config, "imageSize"); size && !size->get_ref<const std::string&>().empty()) {
         std::string s = size->get<std::string>();
         if (!model.supports_image_size)
             return bad_request(path + ".image_size", "Image size is not supported for models/" +

@@ -20,6 +20,7 @@
 
 #include "answer.hpp"
 #include "auth.hpp"
+#include "compress.hpp"
 #include "delivery.hpp"
 #include "errors.hpp"
 #include "faults.hpp"
@@ -187,14 +188,16 @@ struct LogNote {
     std::uint64_t n = 0;
     std::string fault;
     Clock::time_point start;
+    std::string ending;   // "" = complete; "cut" or "RST" mid-body; "closed" or "reset" before any byte
 };
 thread_local LogNote tl_note;
 
 // --------------------------------------------------------------------------------------------
 // The request log
 
+// Text bound for the log: keys out, and valid UTF-8 so it can always be written as JSON.
 std::string redact_keys(std::string_view text, const std::string& sent_key, const std::string& configured_key) {
-    std::string out = nbcore::redact(text, sent_key);
+    std::string out = nbcore::redact(valid_utf8(text), sent_key);
     return configured_key.empty() ? out : nbcore::redact(out, configured_key);
 }
 
@@ -314,6 +317,7 @@ struct Server::Impl {
     AnswerImages render_images(const GenerateParams& params, std::string_view force_mime);
     std::string output_mime(const GenerateParams& params, std::string_view force_mime) const;
     void finish_headers(Reply& reply, Clock::time_point start, const httplib::Request& req);
+    void compress_if_accepted(Reply& reply, const httplib::Request& req) const;
     void record(const httplib::Request& req, const std::optional<Route>& route, std::uint64_t n, double arrival_ms,
                 const Reply& reply);
     void deliver(Reply reply, httplib::Response& res);
@@ -571,6 +575,18 @@ void Server::Impl::finish_headers(Reply& reply, Clock::time_point start, const h
     }
 }
 
+// Like the front end: gzip when the client accepts it. Faults then cut and stall the compressed
+// bytes, which is what a client meets on the wire.
+void Server::Impl::compress_if_accepted(Reply& reply, const httplib::Request& req) const {
+    if (!opts.gzip || reply.empty_reply || reply.body_size() == 0) return;
+    if (!accepts_gzip(req.get_header_value("Accept-Encoding"))) return;
+    for (const auto& [name, value] : reply.headers)
+        if (to_lower(name) == "content-encoding") return;   // a script chose the encoding
+    reply.segments = gzip_segments(reply.segments);
+    reply.headers.emplace_back("Content-Encoding", "gzip");
+    reply.headers.emplace_back("Vary", "Accept-Encoding");
+}
+
 void Server::Impl::record(const httplib::Request& req, const std::optional<Route>& route, std::uint64_t n,
                           double arrival_ms, const Reply& reply) {
     const std::string sent_key = credentials_of(req).api_key;
@@ -608,10 +624,12 @@ void Server::Impl::deliver(Reply reply, httplib::Response& res) {
     int wait = reply.mods.delay_ms.value_or(0) + (reply.generated ? opts.latency_ms : 0);
     if (!sleep_unless_stopped(wait, stopping) || reply.empty_reply) {
         if (conn) conn->dead = true;   // nothing is sent; the loop closes the socket (FIN)
+        tl_note.ending = "closed";
         return;
     }
     if (reply.mods.reset.value_or(false) && reply.mods.reset_at && reply.mods.reset_at->before_headers()) {
         if (conn) conn->dead = conn->reset = true;
+        tl_note.ending = "reset";
         return;
     }
     res.status = reply.status;
@@ -644,14 +662,17 @@ void Server::Impl::deliver(Reply reply, httplib::Response& res) {
                 case Step::Kind::Sleep:
                     if (!sleep_unless_stopped(step.ms, stop)) {
                         if (tl_connection) tl_connection->dead = true;
+                        tl_note.ending = "cut";
                         return false;
                     }
                     break;
                 case Step::Kind::Reset:
                     if (tl_connection) tl_connection->dead = tl_connection->reset = true;
+                    tl_note.ending = "RST";
                     return false;
                 case Step::Kind::Close:
                     if (tl_connection) tl_connection->dead = true;
+                    tl_note.ending = "cut";
                     return false;
             }
         }
@@ -679,10 +700,11 @@ void Server::Impl::handle(const httplib::Request& req, httplib::Response& res) {
     const auto start = Clock::now();
     const bool alt_sse = query_value(parse_query(req.target), "alt") == "sse";
     const auto route = parse_route(req.method, req.path, alt_sse);
-    tl_note = LogNote{true, 0, "control", start};
+    tl_note = LogNote{true, 0, "control", start, ""};
     if (route && route->api == Api::Control) {
         Reply reply = handle_control(*route, req);
         finish_headers(reply, start, req);
+        compress_if_accepted(reply, req);
         deliver(std::move(reply), res);
         return;
     }
@@ -711,9 +733,10 @@ void Server::Impl::handle(const httplib::Request& req, httplib::Response& res) {
             reply.mods.delay_ms = static_cast<int>(limit_s * 1000);
         }
     }
-    tl_note = LogNote{true, n, reply.fault, start};
+    tl_note = LogNote{true, n, reply.fault, start, ""};
     finish_headers(reply, start, req);
     record(req, route, n, arrival_ms, reply);
+    compress_if_accepted(reply, req);
     deliver(std::move(reply), res);
 }
 
@@ -735,8 +758,9 @@ void Server::Impl::log_line(const httplib::Request& req, const httplib::Response
     LogNote note = tl_note;
     tl_note = LogNote{};
     auto ms = note.set ? std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - note.start).count() : 0;
-    bool dead = tl_connection && tl_connection->dead;
-    std::string status = dead && tl_connection->reset ? "RST" : std::to_string(res.status);
+    std::string status = note.ending == "closed" || note.ending == "reset"
+                             ? note.ending
+                             : std::to_string(res.status) + (note.ending.empty() ? "" : "/" + note.ending);
     std::string line = (note.n ? "#" + std::to_string(note.n) + " " : std::string()) + req.method + " " +
                        redact_keys(req.path, credentials_of(req).api_key, opts.api_key) + " " + status + " " +
                        (note.set ? note.fault : std::string("-")) + " " + std::to_string(ms) + "ms";

@@ -41,6 +41,9 @@ std::size_t utf8_length(std::string_view s);
 // The first `max_chars` code points of s, "..." appended when cut.
 std::string utf8_prefix(std::string_view s, std::size_t max_chars);
 
+// s with every byte that is not part of valid UTF-8 replaced by U+FFFD (JSON output needs it).
+std::string valid_utf8(std::string_view s);
+
 std::string to_lower(std::string_view s);
 // "generationConfig" -> "generation_config"
 std::string camel_to_snake(std::string_view s);

@@ -40,6 +40,7 @@ struct HttpRequest {
     std::string body;
     std::vector<std::string> headers;   // "Name: value"
     long timeout_ms = 20000;
+    bool gzip = false;                  // send Accept-Encoding: gzip and let curl decode
 };
 
 namespace detail {
@@ -95,6 +96,7 @@ inline CURL* prepare(const HttpRequest& req, HttpResult& result, detail::Sink& s
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req.timeout_ms);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+    if (req.gzip) curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "gzip");
     return h;
 }
 

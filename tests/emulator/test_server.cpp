@@ -346,6 +346,34 @@ TEST_CASE("server: streaming without alt=sse is one JSON array", "[server][strea
     CHECK(earr[0]["error"]["code"] == 404);
 }
 
+TEST_CASE("server: answers are gzipped when the client accepts it", "[server][gzip]") {
+    Emulator emu;
+    const std::string body = prompt_body("compressed cat").dump();
+    auto plain = post(emu.generate_url(kFlash), body, {kKeyHeader});
+    HttpRequest req{"POST", emu.generate_url(kFlash), body, {kKeyHeader}};
+    req.gzip = true;
+    auto zipped = send(req);
+    REQUIRE(zipped.code == CURLE_OK);
+    CHECK(plain.header("content-encoding").empty());
+    CHECK(zipped.header("content-encoding") == "gzip");
+    CHECK(std::stoul(zipped.header("content-length")) < zipped.body.size());   // the wire held fewer bytes
+    CHECK(first_image_bytes(body_json(zipped)) == first_image_bytes(body_json(plain)));
+
+    req.url = emu.generate_url(kPro, true);
+    auto stream = send(req);
+    CHECK(stream.header("content-encoding") == "gzip");
+    CHECK(sse_events(stream.body).size() == 3);
+
+    req.gzip = false;
+    req.headers.push_back("Accept-Encoding: gzip;q=0, identity");
+    CHECK(send(req).header("content-encoding").empty());
+
+    Emulator off([](auto& o) { o.gzip = false; });
+    HttpRequest off_req{"POST", off.generate_url(kFlash), body, {kKeyHeader}};
+    off_req.gzip = true;
+    CHECK(send(off_req).header("content-encoding").empty());
+}
+
 TEST_CASE("server: countTokens", "[server]") {
     Emulator emu;
     auto r = post(emu.url("/v1beta/models/" + kFlash + ":countTokens"), prompt_body("sixteen chars ok").dump(), {kKeyHeader});
@@ -433,6 +461,12 @@ TEST_CASE("server: the request log, with keys and image data left out", "[server
     auto echoed = get(emu.url("/v1beta/models/secret-key-123456"), {"x-goog-api-key: secret-key-123456"});
     CHECK(echoed.status == 404);
     CHECK(echoed.body.find("secret-key-123456") == std::string::npos);
+
+    // Bytes that are not UTF-8 in a header or a path do not break the log.
+    post(emu.generate_url(kFlash) + "%FF", "{}", {"x-goog-api-key: secret-key-123456", "X-Odd: caf\xE9"});
+    auto odd = get(emu.url("/_emulator/requests"));
+    REQUIRE(odd.status == 200);
+    CHECK(body_json(odd).back()["headers"]["x-odd"] == "caf\uFFFD");
 
     CHECK(post(emu.url("/_emulator/reset"), "").status == 200);
     CHECK(body_json(get(emu.url("/_emulator/requests"))).empty());

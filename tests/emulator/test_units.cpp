@@ -5,6 +5,7 @@
 #include "nbcore/models.hpp"
 #include "../../emulator/src/answer.hpp"
 #include "../../emulator/src/auth.hpp"
+#include "../../emulator/src/compress.hpp"
 #include "../../emulator/src/delivery.hpp"
 #include "../../emulator/src/errors.hpp"
 #include "../../emulator/src/faults.hpp"
@@ -12,7 +13,10 @@
 #include "../../emulator/src/request.hpp"
 #include "../../emulator/src/routes.hpp"
 #include "../../emulator/src/script.hpp"
+#include "../../emulator/src/util.hpp"
 #include "common.hpp"
+
+#include <zlib.h>
 
 #include <set>
 
@@ -79,6 +83,59 @@ TEST_CASE("routes: AI Studio, Vertex, control and unknown paths", "[routes]") {
     CHECK_FALSE(parse_route("POST", "/v1beta/models/x:predict", false));               // unknown RPC
     CHECK_FALSE(parse_route("POST", "/v1/projects/p/locations/l/models/m:generateContent", false));
     CHECK_FALSE(parse_route("GET", "/", false));
+}
+
+TEST_CASE("queries come from the URL, percent-decoded", "[routes]") {
+    auto q = parse_query("/v1beta/models?pageSize=2&pageToken=a%2Bb%3D&key=k&flag&x=a+b");
+    REQUIRE(q.size() == 5);
+    CHECK(query_value(q, "pageSize") == "2");
+    CHECK(query_value(q, "pageToken") == "a+b=");
+    CHECK(query_value(q, "flag") == "");
+    CHECK(query_value(q, "x") == "a b");
+    CHECK_FALSE(query_value(q, "missing"));
+    CHECK(parse_query("/no/query").empty());
+    CHECK(query_value(parse_query("/p?bad=%zz%4"), "bad") == "%zz%4");
+}
+
+TEST_CASE("log text is always valid UTF-8", "[util]") {
+    CHECK(valid_utf8("plain") == "plain");
+    CHECK(valid_utf8("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x8D\x8C") == "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x8D\x8C");
+    CHECK(valid_utf8("a\xFF" "b") == "a\xEF\xBF\xBD" "b");
+    CHECK(valid_utf8("\xC3") == "\xEF\xBF\xBD");             // cut sequence
+    CHECK(valid_utf8("\xC0\xAF") == "\xEF\xBF\xBD\xEF\xBF\xBD");   // overlong
+    CHECK(valid_utf8("\xED\xA0\x80").find("\xED") == std::string::npos);   // surrogate
+}
+
+TEST_CASE("gzip: who accepts it, and segments that inflate back", "[gzip]") {
+    CHECK(accepts_gzip("gzip"));
+    CHECK(accepts_gzip("deflate, gzip;q=0.5, br"));
+    CHECK(accepts_gzip("*"));
+    CHECK(accepts_gzip("GZIP"));
+    CHECK_FALSE(accepts_gzip(""));
+    CHECK_FALSE(accepts_gzip("identity"));
+    CHECK_FALSE(accepts_gzip("gzip;q=0"));
+    CHECK_FALSE(accepts_gzip("br, deflate"));
+
+    std::vector<std::string> events = {"data: {\"a\":1}\r\n\r\n", std::string(100000, 'x'), "data: end\r\n\r\n"};
+    auto zipped = gzip_segments(events);
+    REQUIRE(zipped.size() == 3);
+    std::string all;
+    for (const auto& z : zipped) {
+        CHECK_FALSE(z.empty());   // every event is flushed on its own
+        all += z;
+    }
+    z_stream z{};
+    REQUIRE(inflateInit2(&z, 15 + 16) == Z_OK);
+    std::string out(200000, '\0');
+    z.next_in = reinterpret_cast<Bytef*>(all.data());
+    z.avail_in = static_cast<uInt>(all.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    CHECK(inflate(&z, Z_FINISH) == Z_STREAM_END);
+    out.resize(z.total_out);
+    inflateEnd(&z);
+    CHECK(out == events[0] + events[1] + events[2]);
+    CHECK(all.size() < 2000);
 }
 
 TEST_CASE("auth: keys on AI Studio, Bearer tokens on Vertex, each wrong case as the API answers", "[auth]") {
@@ -207,6 +264,11 @@ TEST_CASE("validation: the image models' own rules", "[validate]") {
     e = expect_error(parse_generate_request(body(R"({"candidateCount":2})"), pro));
     CHECK(e.message == "Multiple candidates is not enabled for this model");
     CHECK(std::holds_alternative<GenerateParams>(parse_generate_request(body(R"({"candidateCount":2})"), flash)));
+
+    // proto3: empty strings are unset values, not bad ones.
+    auto unset = expect_params(parse_generate_request(body(R"({"imageConfig":{"aspectRatio":"","imageSize":""}})"), flash));
+    CHECK(unset.aspect == "1:1");
+    CHECK(unset.image_size.empty());
 
     auto text_only = expect_params(parse_generate_request(body(R"({"responseModalities":["TEXT"]})"), flash));
     CHECK(text_only.want_text);

@@ -27,6 +27,7 @@ struct Options {
     int grain = 0;                      // 0..64: film grain amplitude in generated images
     std::string mime = "auto";          // auto (Flash png, Pro jpeg) | png | jpeg
     std::string script_json;            // initial script ("" = none)
+    bool gzip = true;                   // gzip answers when the client sends Accept-Encoding: gzip
     // One line per answered request (method, path, status, fault, ms); never holds a key.
     // Called from server threads; empty = no logging.
     std::function<void(std::string_view line)> on_log;
