@@ -1,0 +1,69 @@
+// nbcore-emulator: a Gemini-compatible HTTP server for offline tests.
+//
+// It serves the AI Studio routes (/v1beta/models/...) and the Vertex routes
+// (/v1[beta1]/projects/.../publishers/google/models/...), checks keys and request bodies the way
+// the real API does, answers with deterministic procedural images at the real output sizes, and
+// replays scripted failures (quota 429s, 5xx, blocked images, corrupt payloads, stalls, resets)
+// with the real response bodies. See docs/emulator.md.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace nbcore::emulator {
+
+struct Options {
+    std::string host = "127.0.0.1";
+    int port = 0;                       // 0 = any free port
+    std::string api_key = "test-key";   // the one valid key; "" = any non-empty key is valid
+    std::string bearer_token;           // Vertex routes: "" = any non-empty Bearer token is valid
+    int latency_ms = 0;                 // added before every generated answer
+    int threads = 64;                   // concurrent connections served
+    int grain = 0;                      // 0..64: film grain amplitude in generated images
+    std::string mime = "auto";          // auto (Flash png, Pro jpeg) | png | jpeg
+    std::string script_json;            // initial script ("" = none)
+    bool gzip = true;                   // gzip answers when the client sends Accept-Encoding: gzip
+    // One line per answered request (method, path, status, fault, ms); never holds a key.
+    // Called from server threads; empty = no logging.
+    std::function<void(std::string_view line)> on_log;
+};
+
+class Server {
+public:
+    explicit Server(Options o);   // throws std::invalid_argument on bad options or script
+    ~Server();                    // stops
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // Binds and serves on a background thread; returns once listening. Throws
+    // std::runtime_error when the address cannot be bound.
+    void start();
+    // Idempotent; wakes sleeping handlers, drops open connections and joins.
+    void stop();
+
+    int port() const;
+    std::string url() const;      // "http://127.0.0.1:PORT"
+
+    // Replaces the reply queue. Throws std::invalid_argument with the reason on a bad script.
+    void set_script(std::string_view json);
+    // Clears the reply queue and the request log.
+    void reset();
+
+    // The request log: one object per received API request, oldest first.
+    nlohmann::json requests() const;
+    std::size_t request_count() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// The whole command line program; main() only calls this.
+int run_cli(int argc, char** argv);
+
+}  // namespace nbcore::emulator

@@ -1,0 +1,865 @@
+// The HTTP side: cpp-httplib for parsing and routing, our own connection loop for the socket
+// (so a reply can end in a TCP RST, and stop() never waits on an idle keep-alive connection),
+// the request log, and the delivery of replies with their delays, stalls and cuts.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include <httplib.h>
+
+#include "answer.hpp"
+#include "auth.hpp"
+#include "compress.hpp"
+#include "delivery.hpp"
+#include "errors.hpp"
+#include "faults.hpp"
+#include "nbcore/models.hpp"
+#include "nbcore/redact.hpp"
+#include "nbcore_emulator/emulator.hpp"
+#include "render.hpp"
+#include "request.hpp"
+#include "routes.hpp"
+#include "script.hpp"
+#include "util.hpp"
+
+namespace nbcore::emulator {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kReadTimeoutMs = 120'000;
+constexpr int kWriteTimeoutMs = 120'000;
+constexpr int kKeepAliveSec = 20;
+constexpr std::size_t kKeepAliveMaxRequests = 1000;
+constexpr std::size_t kImageCacheBytes = 256u << 20;
+constexpr std::size_t kMaxLoggedRawBody = 4096;
+
+// --------------------------------------------------------------------------------------------
+// Connections
+
+// The connection the current thread serves. httplib runs the handler and writes the response
+// on the thread that owns the socket, so the handler can reach its socket through this.
+struct Connection {
+    int fd = -1;
+    bool reset = false;   // end with RST instead of FIN
+    bool dead = false;    // no more I/O: writes fail, the loop closes the socket
+};
+thread_local Connection* tl_connection = nullptr;
+
+// Waits for `events` in short slices so that stop() is noticed within ~50 ms.
+// 1 = ready, 0 = timed out, -1 = error or stopping.
+int wait_fd(int fd, short events, int timeout_ms, const std::atomic<bool>& stopping) {
+    auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+        if (stopping.load()) return -1;
+        pollfd p{fd, events, 0};
+        int r = ::poll(&p, 1, 50);
+        if (r > 0) return (p.revents & (events | POLLHUP | POLLERR)) ? 1 : -1;
+        if (r < 0 && errno != EINTR) return -1;
+        if (Clock::now() >= deadline) return 0;
+    }
+}
+
+void address_of(int fd, bool peer, std::string& ip, int& port) {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    int r = peer ? ::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len)
+                 : ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    if (r != 0) return;
+    char buf[INET6_ADDRSTRLEN] = {};
+    if (addr.ss_family == AF_INET) {
+        auto* a = reinterpret_cast<sockaddr_in*>(&addr);
+        ::inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
+        port = ntohs(a->sin_port);
+    } else if (addr.ss_family == AF_INET6) {
+        auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
+        ::inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
+        port = ntohs(a->sin6_port);
+    }
+    ip = buf;
+}
+
+// A socket stream for httplib that never blocks past a stop() and never raises SIGPIPE.
+class ConnectionStream final : public httplib::Stream {
+public:
+    ConnectionStream(Connection& conn, const std::atomic<bool>& stopping) : conn_(conn), stopping_(stopping) {}
+
+    bool is_readable() const override {
+        return !conn_.dead && wait_fd(conn_.fd, POLLIN, kReadTimeoutMs, stopping_) > 0;
+    }
+    bool is_writable() const override {
+        return !conn_.dead && wait_fd(conn_.fd, POLLOUT, kWriteTimeoutMs, stopping_) > 0;
+    }
+
+    ssize_t read(char* ptr, size_t size) override {
+        // httplib reads request lines a byte at a time: serve those from a buffer.
+        if (buffered_ < filled_) {
+            size_t n = std::min(size, filled_ - buffered_);
+            std::memcpy(ptr, buffer_ + buffered_, n);
+            buffered_ += n;
+            return static_cast<ssize_t>(n);
+        }
+        for (;;) {
+            if (!is_readable()) return -1;
+            ssize_t n = ::recv(conn_.fd, buffer_, sizeof buffer_, MSG_DONTWAIT);
+            if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+            if (n <= 0) return n;
+            filled_ = static_cast<size_t>(n);
+            buffered_ = 0;
+            return read(ptr, size);
+        }
+    }
+
+    ssize_t write(const char* ptr, size_t size) override {
+        for (;;) {
+            if (!is_writable()) return -1;
+            ssize_t n = ::send(conn_.fd, ptr, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+            return n;
+        }
+    }
+
+    void get_remote_ip_and_port(std::string& ip, int& port) const override { address_of(conn_.fd, true, ip, port); }
+    void get_local_ip_and_port(std::string& ip, int& port) const override { address_of(conn_.fd, false, ip, port); }
+    socket_t socket() const override { return conn_.fd; }
+
+private:
+    Connection& conn_;
+    const std::atomic<bool>& stopping_;
+    char buffer_[4096];
+    size_t filled_ = 0;
+    size_t buffered_ = 0;
+};
+
+// httplib's server with our own per-connection loop. The base class calls the virtual
+// process_and_close_socket() for every accepted socket; owning it lets us close with RST and
+// leave idle keep-alive connections as soon as stop() is called.
+class HttpServer final : public httplib::Server {
+public:
+    explicit HttpServer(const std::atomic<bool>& stopping) : stopping_(stopping) {}
+
+    // httplib listens with a backlog of 5; bursts of connections need more.
+    void widen_backlog() { ::listen(svr_sock_, 1024); }
+
+private:
+    bool process_and_close_socket(socket_t sock) override {
+        int one = 1;
+        ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        Connection conn;
+        conn.fd = sock;
+        tl_connection = &conn;
+        bool ok = true;
+        for (std::size_t served = 0; served < kKeepAliveMaxRequests; ++served) {
+            if (svr_sock_ == INVALID_SOCKET || wait_fd(sock, POLLIN, kKeepAliveSec * 1000, stopping_) <= 0) break;
+            ConnectionStream stream(conn, stopping_);
+            bool closed = false;
+            ok = process_request(stream, served + 1 == kKeepAliveMaxRequests, closed, nullptr);
+            if (!ok || closed || conn.dead) break;
+        }
+        tl_connection = nullptr;
+        if (conn.reset) {
+            // SO_LINGER {on, 0 s}: close() discards unsent data and sends RST instead of FIN.
+            linger abort{1, 0};
+            ::setsockopt(sock, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+        } else {
+            ::shutdown(sock, SHUT_RDWR);
+        }
+        ::close(sock);
+        return ok;
+    }
+
+    const std::atomic<bool>& stopping_;
+};
+
+// What the access log line needs from the handler (same thread as the logger).
+struct LogNote {
+    bool set = false;
+    std::uint64_t n = 0;
+    std::string fault;
+    Clock::time_point start;
+    std::string ending;   // "" = complete; "cut" or "RST" mid-body; "closed" or "reset" before any byte
+};
+thread_local LogNote tl_note;
+
+// --------------------------------------------------------------------------------------------
+// The request log
+
+// Text bound for the log: keys out, and valid UTF-8 so it can always be written as JSON.
+std::string redact_keys(std::string_view text, const std::string& sent_key, const std::string& configured_key) {
+    std::string out = nbcore::redact(valid_utf8(text), sent_key);
+    return configured_key.empty() ? out : nbcore::redact(out, configured_key);
+}
+
+// inlineData.data becomes "<N base64 chars>"; every other string loses any key it holds.
+void scrub_body(nlohmann::json& v, const std::string& sent_key, const std::string& configured_key) {
+    if (v.is_object()) {
+        for (auto it = v.begin(); it != v.end(); ++it) {
+            bool blob = it.key() == "inlineData" || it.key() == "inline_data";
+            if (blob && it->is_object() && it->contains("data") && (*it)["data"].is_string())
+                (*it)["data"] = "<" + std::to_string((*it)["data"].get_ref<const std::string&>().size()) + " base64 chars>";
+            scrub_body(*it, sent_key, configured_key);
+        }
+    } else if (v.is_array()) {
+        for (auto& e : v) scrub_body(e, sent_key, configured_key);
+    } else if (v.is_string()) {
+        v = redact_keys(v.get_ref<const std::string&>(), sent_key, configured_key);
+    }
+}
+
+nlohmann::json logged_body(const std::string& body, const std::string& sent_key, const std::string& configured_key) {
+    if (body.empty()) return nullptr;
+    auto doc = nlohmann::json::parse(body, nullptr, false);
+    if (doc.is_discarded()) {
+        std::string text = body.size() > kMaxLoggedRawBody ? body.substr(0, kMaxLoggedRawBody) + "..." : body;
+        return redact_keys(text, sent_key, configured_key);
+    }
+    scrub_body(doc, sent_key, configured_key);
+    return doc;
+}
+
+bool is_httplib_internal_header(const std::string& name) {
+    return name == "REMOTE_ADDR" || name == "REMOTE_PORT" || name == "LOCAL_ADDR" || name == "LOCAL_PORT";
+}
+
+// --------------------------------------------------------------------------------------------
+// Small reply helpers
+
+Reply html_not_found(const std::string& path) {
+    Reply r;
+    r.status = 404;
+    r.content_type = kHtmlType;
+    r.google_headers = false;
+    r.headers = {{"Referrer-Policy", "no-referrer"}};
+    r.segments.push_back(gfe_html_page(404, path));
+    return r;
+}
+
+Reply control_json(int status, const nlohmann::json& body) {
+    Reply r;
+    r.status = status;
+    r.google_headers = false;
+    r.segments.push_back(body.dump(2));
+    return r;
+}
+
+// A fully scripted reply. A 200 `body` on a stream route is framed like the API's own answers
+// (a list becomes one chunk per element); other bodies, and `body_text`, go out as given.
+Reply custom_reply(const ScriptEntry& e, Framing framing) {
+    Reply r;
+    if (e.body && e.status == 200 && framing != Framing::Unary) {
+        std::vector<ojson> chunks;
+        if (e.body->is_array())
+            for (const auto& c : *e.body) chunks.push_back(c);
+        else
+            chunks.push_back(*e.body);
+        r = json_reply(200, chunks, framing);
+    } else if (e.body) {
+        r = json_reply(e.status, {*e.body}, Framing::Unary);
+    } else if (e.body_text) {
+        r.content_type = "text/plain; charset=UTF-8";
+        r.segments.push_back(*e.body_text);
+    }
+    r.status = e.status;
+    for (const auto& [name, value] : e.headers)
+        if (to_lower(name) == "content-type") r.content_type = value;
+    return r;
+}
+
+}  // namespace
+
+// --------------------------------------------------------------------------------------------
+
+struct Server::Impl {
+    Options opts;
+    AuthConfig auth;
+    std::atomic<bool> stopping{false};
+    std::unique_ptr<HttpServer> http;
+    std::thread thread;
+    int port = 0;
+    bool running = false;
+    Clock::time_point started_at = Clock::now();
+    ImageCache cache{kImageCacheBytes};
+
+    mutable std::mutex mu;          // guards everything below
+    Scheduler scheduler;
+    std::uint64_t counter = 0;
+    std::vector<nlohmann::json> log;
+
+    explicit Impl(Options o) : opts(std::move(o)) {
+        auth.api_key = opts.api_key;
+        auth.bearer_token = opts.bearer_token;
+        if (opts.threads < 1 || opts.threads > 4096) throw std::invalid_argument("threads must be 1..4096");
+        if (opts.grain < 0 || opts.grain > 64) throw std::invalid_argument("grain must be 0..64");
+        if (opts.mime != "auto" && opts.mime != "png" && opts.mime != "jpeg")
+            throw std::invalid_argument("mime must be auto, png or jpeg");
+        if (opts.latency_ms < 0) throw std::invalid_argument("latency_ms must not be negative");
+        if (!opts.script_json.empty()) scheduler.load(parse_script(opts.script_json));
+    }
+
+    void start();
+    void stop();
+    void handle(const httplib::Request& req, httplib::Response& res);
+    Reply handle_control(const Route& route, const httplib::Request& req);
+    Reply decide(const Route& route, const httplib::Request& req, std::uint64_t n, const std::optional<ScriptEntry>& entry);
+    Reply answer_normally(const Route& route, const httplib::Request& req, std::uint64_t n);
+    Reply generate(const Route& route, const GenerateParams& params, std::uint64_t n);
+    AnswerImages render_images(const GenerateParams& params, std::string_view force_mime);
+    std::string output_mime(const GenerateParams& params, std::string_view force_mime) const;
+    void finish_headers(Reply& reply, Clock::time_point start, const httplib::Request& req);
+    void compress_if_accepted(Reply& reply, const httplib::Request& req) const;
+    void record(const httplib::Request& req, const std::optional<Route>& route, std::uint64_t n, double arrival_ms,
+                const Reply& reply);
+    void deliver(Reply reply, httplib::Response& res);
+    void log_line(const httplib::Request& req, const httplib::Response& res);
+    nlohmann::json log_snapshot() const;
+
+    struct LazySource;
+};
+
+namespace {
+
+AnswerContext fault_context(const Route& route, const httplib::Request& req, std::uint64_t n) {
+    if (route.is_generation()) {
+        auto parsed = parse_generate_request(req.body, route, /*decode_images=*/false);
+        if (auto* p = std::get_if<GenerateParams>(&parsed)) return make_answer_context(*p, route, n);
+    }
+    return fallback_answer_context(route, n);
+}
+
+Credentials credentials_of(const httplib::Request& req) {
+    Credentials c;
+    c.api_key = req.get_header_value("x-goog-api-key");
+    if (c.api_key.empty()) c.api_key = query_value(parse_query(req.target), "key").value_or("");
+    c.authorization = req.get_header_value("Authorization");
+    return c;
+}
+
+}  // namespace
+
+// The request's parameters for fault builders, parsed only when a fault needs them.
+struct Server::Impl::LazySource final : public AnswerSource {
+    LazySource(Impl& impl, const Route& route, const httplib::Request& req)
+        : impl_(impl), route_(route), req_(req) {}
+
+    const GenerateParams& params() override {
+        if (!params_) {
+            auto parsed = parse_generate_request(req_.body, route_);
+            if (auto* p = std::get_if<GenerateParams>(&parsed)) params_ = std::move(*p);
+            else params_ = stand_in();
+        }
+        return *params_;
+    }
+
+    AnswerImages images(std::string_view force_mime) override {
+        GenerateParams p = params();
+        p.want_image = true;
+        p.include_thoughts = false;
+        return impl_.render_images(p, force_mime);
+    }
+
+    std::shared_ptr<const EncodedImage> blank_png() override {
+        const GenerateParams& p = params();
+        auto size = output_size(p.model, p.aspect, p.image_size).value_or(PixelSize{1024, 1024});
+        std::uint64_t hue = fnv1a64(p.prompt, p.seed);
+        std::uint64_t key = splitmix64(hue ^ 0xB1A4Cull ^ (static_cast<std::uint64_t>(size.width) << 20) ^
+                                       static_cast<std::uint64_t>(size.height));
+        auto grey = static_cast<std::uint8_t>(96 + hue % 64);
+        return impl_.cache.get(key, [&] {
+            return make_encoded(flat_raster(size.width, size.height, grey, grey, grey), "image/png", 0);
+        });
+    }
+
+    // The request did not parse: answer as if it asked for an empty prompt at the defaults.
+    GenerateParams stand_in() const {
+        GenerateParams p;
+        const ModelInfo* info = find_model(route_.model);
+        p.model = std::string(info ? info->id : kModelFlash);
+        p.aspect = "1:1";
+        if (info && info->supports_image_size) p.image_size = "1K";
+        return p;
+    }
+
+    Impl& impl_;
+    const Route& route_;
+    const httplib::Request& req_;
+    std::optional<GenerateParams> params_;
+};
+
+std::string Server::Impl::output_mime(const GenerateParams& params, std::string_view force_mime) const {
+    if (!force_mime.empty()) return std::string(force_mime);
+    if (!params.output_mime.empty()) return params.output_mime;
+    if (opts.mime == "png") return "image/png";
+    if (opts.mime == "jpeg") return "image/jpeg";
+    const ModelInfo* info = find_model(params.model);
+    return std::string(info ? info->default_mime : "image/png");
+}
+
+AnswerImages Server::Impl::render_images(const GenerateParams& params, std::string_view force_mime) {
+    AnswerImages out;
+    if (!params.want_image) return out;
+    auto size = output_size(params.model, params.aspect, params.image_size).value_or(PixelSize{1024, 1024});
+    SceneSpec spec;
+    spec.prompt = params.prompt;
+    spec.seed = params.seed;
+    spec.model = params.model;
+    spec.aspect = params.aspect;
+    spec.image_size = params.image_size;
+    spec.width = size.width;
+    spec.height = size.height;
+    spec.grain = opts.grain;
+    spec.inputs = params.edit_inputs;
+    const std::string mime = output_mime(params, force_mime);
+    const int quality = params.jpeg_quality > 0 ? params.jpeg_quality : 90;
+    auto cached = [&](const SceneSpec& s) {
+        std::uint64_t key = splitmix64(scene_hash(s) ^ fnv1a64(mime) ^ static_cast<std::uint64_t>(quality));
+        return cache.get(key, [&] { return make_encoded(render_scene(s), mime, quality); });
+    };
+    out.image = cached(spec);
+    const ModelInfo* info = find_model(params.model);
+    if (params.include_thoughts && info && info->thinking) {
+        // The interim thought image: the same scene, uncaptioned, at a quarter of the size.
+        SceneSpec draft = spec;
+        draft.draft = true;
+        draft.width = std::max(1, spec.width / 4);
+        draft.height = std::max(1, spec.height / 4);
+        out.draft = cached(draft);
+    }
+    return out;
+}
+
+Reply Server::Impl::generate(const Route& route, const GenerateParams& params, std::uint64_t n) {
+    AnswerContext ctx = make_answer_context(params, route, n);
+    AnswerImages images = render_images(params, "");
+    Chunks chunks = build_answer(ctx, params, images, route.framing());
+    Reply r = text_chunks_reply(200, serialize(chunks, route.framing()), route.framing());
+    r.generated = true;
+    return r;
+}
+
+Reply Server::Impl::answer_normally(const Route& route, const httplib::Request& req, std::uint64_t n) {
+    const Framing framing = route.framing();
+    if (auto err = check_auth(route, credentials_of(req), auth)) return error_reply(*err, framing);
+    switch (route.rpc) {
+        case Rpc::ListModels: {
+            const QueryParams query = parse_query(req.target);
+            int page_size = 50;
+            if (auto size_param = query_value(query, "pageSize")) {
+                const std::string v = *size_param;
+                char* end = nullptr;
+                long size = std::strtol(v.c_str(), &end, 10);
+                if (v.empty() || *end != '\0' || size < 0)
+                    return error_reply(bad_request("page_size", "Invalid value at 'page_size' (TYPE_INT32), \"" + v + "\""), framing);
+                page_size = size == 0 ? 50 : static_cast<int>(std::min(size, 1000L));
+            }
+            int first = 0;
+            if (auto token = query_value(query, "pageToken"); token && !token->empty()) {
+                auto index = index_from_page_token(*token);
+                if (!index) return error_reply(bad_request("page_token", "Invalid page token."), framing);
+                first = *index;
+            }
+            int next = -1;
+            return json_reply(200, {models_list_json(page_size, first, next)}, framing);
+        }
+        case Rpc::GetModel: {
+            auto model = model_json(route.model);
+            if (!model) return error_reply(model_not_found(route), framing);
+            return json_reply(200, {*model}, framing);
+        }
+        case Rpc::CountTokens: {
+            auto parsed = parse_count_tokens_request(req.body, route);
+            if (auto* err = std::get_if<ApiError>(&parsed)) return error_reply(*err, framing);
+            return json_reply(200, {count_tokens_json(std::get<GenerateParams>(parsed))}, framing);
+        }
+        case Rpc::GenerateContent:
+        case Rpc::StreamGenerateContent: {
+            auto parsed = parse_generate_request(req.body, route);
+            if (auto* err = std::get_if<ApiError>(&parsed)) return error_reply(*err, framing);
+            return generate(route, std::get<GenerateParams>(parsed), n);
+        }
+        case Rpc::Control: break;
+    }
+    return html_not_found(req.path);
+}
+
+Reply Server::Impl::decide(const Route& route, const httplib::Request& req, std::uint64_t n,
+                           const std::optional<ScriptEntry>& entry) {
+    if (!entry) return answer_normally(route, req, n);
+    Reply r;
+    switch (entry->kind) {
+        case ScriptEntry::Kind::Pass:
+            r = answer_normally(route, req, n);
+            break;
+        case ScriptEntry::Kind::Custom:
+            r = custom_reply(*entry, route.framing());
+            break;
+        case ScriptEntry::Kind::Fault: {
+            const FaultSpec* spec = find_fault(entry->fault);
+            if (spec->build) {
+                LazySource source(*this, route, req);
+                FaultInput in{route, fault_context(route, req, n), entry->arg, entry->retry_delay, source};
+                r = spec->build(in);
+            } else {
+                r = answer_normally(route, req, n);
+                r.mods = spec->transport(entry->arg);
+            }
+            break;
+        }
+    }
+    for (const auto& h : entry->headers)
+        if (to_lower(h.first) != "content-type") r.headers.push_back(h);
+    r.mods.merge_from(entry->mods);
+    r.fault = entry->label();
+    return r;
+}
+
+Reply Server::Impl::handle_control(const Route& route, const httplib::Request& req) {
+    if (route.control == "script") {
+        try {
+            Script script = parse_script(req.body);
+            std::lock_guard lock(mu);
+            scheduler.load(std::move(script));
+            return control_json(200, {{"ok", true}, {"queued", scheduler.queued()}});
+        } catch (const std::invalid_argument& e) {
+            return control_json(400, {{"error", {{"code", 400}, {"message", e.what()}, {"status", "INVALID_ARGUMENT"}}}});
+        }
+    }
+    if (route.control == "reset") {
+        std::lock_guard lock(mu);
+        scheduler.clear();
+        log.clear();
+        counter = 0;
+        return control_json(200, {{"ok", true}});
+    }
+    if (route.control == "requests") {
+        Reply r;
+        r.google_headers = false;
+        r.segments.push_back(log_snapshot().dump(2));
+        return r;
+    }
+    return control_json(200, {{"ok", true}});
+}
+
+void Server::Impl::finish_headers(Reply& reply, Clock::time_point start, const httplib::Request& req) {
+    Headers h;
+    h.emplace_back("Date", http_date(std::chrono::system_clock::now()));
+    if (reply.google_headers) {
+        // What Google's front end sends with every API answer (reference section 5).
+        h.emplace_back("Vary", "Origin");
+        h.emplace_back("Vary", "X-Origin");
+        h.emplace_back("Vary", "Referer");
+        h.emplace_back("Server", "scaffolding on HTTPServer2");
+        h.emplace_back("X-XSS-Protection", "0");
+        h.emplace_back("X-Frame-Options", "SAMEORIGIN");
+        h.emplace_back("X-Content-Type-Options", "nosniff");
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+        h.emplace_back("Server-Timing", "gfet4t7; dur=" + std::to_string(ms));
+    }
+    for (auto& extra : reply.headers) h.push_back(std::move(extra));
+    reply.headers = std::move(h);
+    // Error bodies are small and may echo what the client sent (a model id, a field name):
+    // make sure no key ever goes back out in one.
+    if (reply.status >= 400 && reply.body_size() < (64u << 10)) {
+        std::string sent = credentials_of(req).api_key;
+        for (auto& s : reply.segments) s = redact_keys(s, sent, opts.api_key);
+    }
+}
+
+// Like the front end: gzip when the client accepts it. Faults then cut and stall the compressed
+// bytes, which is what a client meets on the wire.
+void Server::Impl::compress_if_accepted(Reply& reply, const httplib::Request& req) const {
+    if (!opts.gzip || reply.empty_reply || reply.body_size() == 0) return;
+    if (!accepts_gzip(req.get_header_value("Accept-Encoding"))) return;
+    for (const auto& [name, value] : reply.headers)
+        if (to_lower(name) == "content-encoding") return;   // a script chose the encoding
+    reply.segments = gzip_segments(reply.segments);
+    reply.headers.emplace_back("Content-Encoding", "gzip");
+    reply.headers.emplace_back("Vary", "Accept-Encoding");
+}
+
+void Server::Impl::record(const httplib::Request& req, const std::optional<Route>& route, std::uint64_t n,
+                          double arrival_ms, const Reply& reply) {
+    const std::string sent_key = credentials_of(req).api_key;
+    nlohmann::json query = nlohmann::json::object();
+    for (const auto& [name, value] : parse_query(req.target))
+        query[redact_keys(name, sent_key, opts.api_key)] = name == "key" ? "[REDACTED]" : redact_keys(value, sent_key, opts.api_key);
+    nlohmann::json headers = nlohmann::json::object();
+    for (const auto& [name, value] : req.headers) {
+        if (is_httplib_internal_header(name)) continue;
+        std::string lower = to_lower(name);
+        headers[lower] = (lower == "x-goog-api-key" || lower == "authorization")
+                             ? "[REDACTED]"
+                             : redact_keys(value, sent_key, opts.api_key);
+    }
+    std::string model;
+    if (route && !route->model.empty()) model = canonical_model_id(route->model);
+    bool answered = !reply.empty_reply && !(reply.mods.reset.value_or(false) && reply.mods.reset_at &&
+                                             reply.mods.reset_at->before_headers());
+    nlohmann::json entry = {{"n", n},
+                            {"method", req.method},
+                            {"path", redact_keys(req.path, sent_key, opts.api_key)},
+                            {"query", query},
+                            {"headers", headers},
+                            {"body", logged_body(req.body, sent_key, opts.api_key)},
+                            {"model", redact_keys(model, sent_key, opts.api_key)},
+                            {"arrival_ms", arrival_ms},
+                            {"status", answered ? reply.status : 0},
+                            {"fault", reply.fault}};
+    std::lock_guard lock(mu);
+    log.push_back(std::move(entry));
+}
+
+void Server::Impl::deliver(Reply reply, httplib::Response& res) {
+    Connection* conn = tl_connection;
+    int wait = reply.mods.delay_ms.value_or(0) + (reply.generated ? opts.latency_ms : 0);
+    if (!sleep_unless_stopped(wait, stopping) || reply.empty_reply) {
+        if (conn) conn->dead = true;   // nothing is sent; the loop closes the socket (FIN)
+        tl_note.ending = "closed";
+        return;
+    }
+    if (reply.mods.reset.value_or(false) && reply.mods.reset_at && reply.mods.reset_at->before_headers()) {
+        if (conn) conn->dead = conn->reset = true;
+        tl_note.ending = "reset";
+        return;
+    }
+    res.status = reply.status;
+    for (const auto& [name, value] : reply.headers) res.headers.emplace(name, value);
+
+    std::vector<std::size_t> sizes;
+    for (const auto& s : reply.segments) sizes.push_back(s.size());
+    auto steps = std::make_shared<std::vector<Step>>(plan_delivery(sizes, reply.mods));
+    const std::size_t total = reply.body_size();
+    auto body = std::make_shared<std::vector<std::string>>(std::move(reply.segments));
+    const std::atomic<bool>& stop = stopping;
+
+    // Runs the plan once; returns whether the body went out completely.
+    auto run = [steps, body, &stop](httplib::DataSink& sink) {
+        auto write_range = [&](std::size_t begin, std::size_t end) {
+            std::size_t seg_start = 0;
+            for (const auto& seg : *body) {
+                std::size_t seg_end = seg_start + seg.size();
+                std::size_t b = std::max(begin, seg_start), e = std::min(end, seg_end);
+                if (b < e && !sink.write(seg.data() + (b - seg_start), e - b)) return false;
+                seg_start = seg_end;
+            }
+            return true;
+        };
+        for (const Step& step : *steps) {
+            switch (step.kind) {
+                case Step::Kind::Write:
+                    if (!write_range(step.begin, step.end)) return false;
+                    break;
+                case Step::Kind::Sleep:
+                    if (!sleep_unless_stopped(step.ms, stop)) {
+                        if (tl_connection) tl_connection->dead = true;
+                        tl_note.ending = "cut";
+                        return false;
+                    }
+                    break;
+                case Step::Kind::Reset:
+                    if (tl_connection) tl_connection->dead = tl_connection->reset = true;
+                    tl_note.ending = "RST";
+                    return false;
+                case Step::Kind::Close:
+                    if (tl_connection) tl_connection->dead = true;
+                    tl_note.ending = "cut";
+                    return false;
+            }
+        }
+        return true;
+    };
+
+    const bool plain = steps->size() == 1 && steps->front().kind == Step::Kind::Write;
+    if (total == 0 && plain) {
+        res.set_content("", reply.content_type);
+    } else if (reply.chunked || total == 0) {
+        res.set_chunked_content_provider(reply.content_type, [run](size_t, httplib::DataSink& sink) {
+            if (!run(sink)) return false;
+            sink.done();
+            return true;
+        });
+    } else {
+        // Content-Length is the whole body even when the plan stops early: that is a truncation.
+        res.set_content_provider(total, reply.content_type, [run](size_t offset, size_t, httplib::DataSink& sink) {
+            return offset == 0 && run(sink);
+        });
+    }
+}
+
+void Server::Impl::handle(const httplib::Request& req, httplib::Response& res) {
+    const auto start = Clock::now();
+    const bool alt_sse = query_value(parse_query(req.target), "alt") == "sse";
+    const auto route = parse_route(req.method, req.path, alt_sse);
+    tl_note = LogNote{true, 0, "control", start, ""};
+    if (route && route->api == Api::Control) {
+        Reply reply = handle_control(*route, req);
+        finish_headers(reply, start, req);
+        compress_if_accepted(reply, req);
+        deliver(std::move(reply), res);
+        return;
+    }
+
+    // Number the request and take its script entry together, so entries go out in arrival order.
+    std::uint64_t n = 0;
+    double arrival_ms = 0;
+    std::optional<ScriptEntry> entry;
+    {
+        std::lock_guard lock(mu);
+        n = ++counter;
+        arrival_ms = std::chrono::duration<double, std::milli>(start - started_at).count();
+        arrival_ms = std::round(arrival_ms * 1000) / 1000;
+        if (route && route->is_generation()) entry = scheduler.next(route->model);
+    }
+    Reply reply = route ? decide(*route, req, n, entry) : html_not_found(req.path);
+
+    // X-Server-Timeout: the API gives up on a generation that takes longer than the client's
+    // declared timeout and answers 504 at that point.
+    if (reply.generated && req.has_header("X-Server-Timeout") && route) {
+        double limit_s = std::strtod(req.get_header_value("X-Server-Timeout").c_str(), nullptr);
+        if (limit_s > 0 && opts.latency_ms > limit_s * 1000) {
+            std::string fault = reply.fault;
+            reply = error_reply(deadline_exceeded(), route->framing());
+            reply.fault = fault;
+            reply.mods.delay_ms = static_cast<int>(limit_s * 1000);
+        }
+    }
+    tl_note = LogNote{true, n, reply.fault, start, ""};
+    finish_headers(reply, start, req);
+    record(req, route, n, arrival_ms, reply);
+    compress_if_accepted(reply, req);
+    deliver(std::move(reply), res);
+}
+
+nlohmann::json Server::Impl::log_snapshot() const {
+    std::vector<nlohmann::json> sorted;
+    {
+        std::lock_guard lock(mu);
+        sorted = log;
+    }
+    // Entries are recorded when answered; the log lists them in arrival order.
+    std::sort(sorted.begin(), sorted.end(), [](const nlohmann::json& a, const nlohmann::json& b) {
+        return a["n"].get<std::uint64_t>() < b["n"].get<std::uint64_t>();
+    });
+    return nlohmann::json(sorted);
+}
+
+void Server::Impl::log_line(const httplib::Request& req, const httplib::Response& res) {
+    if (!opts.on_log) return;
+    LogNote note = tl_note;
+    tl_note = LogNote{};
+    auto ms = note.set ? std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - note.start).count() : 0;
+    std::string status = note.ending == "closed" || note.ending == "reset"
+                             ? note.ending
+                             : std::to_string(res.status) + (note.ending.empty() ? "" : "/" + note.ending);
+    std::string line = (note.n ? "#" + std::to_string(note.n) + " " : std::string()) + req.method + " " +
+                       redact_keys(req.path, credentials_of(req).api_key, opts.api_key) + " " + status + " " +
+                       (note.set ? note.fault : std::string("-")) + " " + std::to_string(ms) + "ms";
+    opts.on_log(line);
+}
+
+void Server::Impl::start() {
+    if (running) return;
+    stopping = false;
+    http = std::make_unique<HttpServer>(stopping);
+    const int threads = opts.threads;
+    http->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+    http->set_read_timeout(kReadTimeoutMs / 1000);
+    http->set_write_timeout(kWriteTimeoutMs / 1000);
+    http->set_keep_alive_timeout(kKeepAliveSec);
+    http->set_keep_alive_max_count(kKeepAliveMaxRequests);
+    http->set_payload_max_length(64u << 20);
+    // SO_REUSEADDR only: httplib's default SO_REUSEPORT would let two servers share a port.
+    http->set_socket_options([](socket_t sock) {
+        int one = 1;
+        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    });
+    httplib::Server::Handler handler = [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); };
+    http->Get(".*", handler);
+    http->Post(".*", handler);
+    http->Put(".*", handler);
+    http->Patch(".*", handler);
+    http->Delete(".*", handler);
+    http->Options(".*", handler);
+    http->set_logger([this](const httplib::Request& req, const httplib::Response& res) { log_line(req, res); });
+    http->set_exception_handler([this](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "unknown exception";
+        try {
+            std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+            what = e.what();
+        } catch (...) {
+        }
+        if (opts.on_log) opts.on_log("internal error: " + nbcore::redact(what, opts.api_key));
+        res.status = 500;
+        res.set_content(dump_for(error_json(internal_error()), Framing::Unary), kJsonType);
+    });
+
+    errno = 0;
+    int bound = opts.port == 0 ? http->bind_to_any_port(opts.host)
+                               : (http->bind_to_port(opts.host, opts.port) ? opts.port : -1);
+    if (bound < 0) {
+        std::string why = errno ? std::strerror(errno) : "address unavailable";
+        http.reset();
+        throw std::runtime_error("cannot listen on " + opts.host + ":" + std::to_string(opts.port) + ": " + why);
+    }
+    port = bound;
+    http->widen_backlog();
+    thread = std::thread([this] { http->listen_after_bind(); });
+    while (!http->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    running = true;
+}
+
+void Server::Impl::stop() {
+    if (!running) return;
+    stopping = true;
+    http->stop();
+    thread.join();
+    http.reset();
+    running = false;
+}
+
+// --------------------------------------------------------------------------------------------
+
+Server::Server(Options o) : impl_(std::make_unique<Impl>(std::move(o))) {}
+Server::~Server() { stop(); }
+void Server::start() { impl_->start(); }
+void Server::stop() { impl_->stop(); }
+int Server::port() const { return impl_->port; }
+
+std::string Server::url() const {
+    const std::string& host = impl_->opts.host;
+    bool v6 = host.find(':') != std::string::npos;
+    return "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(impl_->port);
+}
+
+void Server::set_script(std::string_view json) {
+    Script script = parse_script(json);
+    std::lock_guard lock(impl_->mu);
+    impl_->scheduler.load(std::move(script));
+}
+
+void Server::reset() {
+    std::lock_guard lock(impl_->mu);
+    impl_->scheduler.clear();
+    impl_->log.clear();
+    impl_->counter = 0;
+}
+
+nlohmann::json Server::requests() const { return impl_->log_snapshot(); }
+
+std::size_t Server::request_count() const {
+    std::lock_guard lock(impl_->mu);
+    return impl_->log.size();
+}
+
+}  // namespace nbcore::emulator
