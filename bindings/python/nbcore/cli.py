@@ -106,7 +106,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
             "attempts": [a.__dict__ for a in result.attempts]}), flush=True)
     else:
         for path, im in zip(written, result.images):
-            print(f"wrote {path} ({im.width}x{im.height} {im.mime}, {len(im.data)} bytes) "
+            size = os.path.getsize(path)
+            how = "" if size == len(im.data) else f", converted from the {im.mime} the server sent"
+            print(f"wrote {path} ({im.width}x{im.height}, {size} bytes{how}) "
                   f"after {len(result.attempts)} attempt(s)")
         if result.text:
             print(f"model says: {result.text}")
