@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds the benchmarks and runs them one after the other, printing each one's table.
+#   bench/run.sh [--quick]      --quick: fewer runs (noisier figures)
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+runs=7
+[ "${1:-}" = "--quick" ] && runs=3
+scripts/install-deps --no-venv
+cmake -S . -B build -G Ninja -DNBCORE_BUILD_BENCH=ON >/dev/null
+cmake --build build -j"$(nproc)" --target bench_extract bench_validate bench_receive nbcore-emulator >/dev/null
+echo "== (a) extraction: reply -> image bytes, no pixel decode"
+build/bench/bench_extract --runs "$runs"
+echo
+echo "== (b) validation: full check against a bare stbi_load_from_memory"
+build/bench/bench_validate --runs "$runs"
+echo
+echo "== (c) peak memory to receive and extract one 4K answer over loopback"
+build/bench/bench_receive --emulator build/emulator/nbcore-emulator --runs 3
