@@ -11,6 +11,7 @@
 #include "../../emulator/src/faults.hpp"
 #include "../../emulator/src/render.hpp"
 #include "../../emulator/src/request.hpp"
+#include "../../emulator/src/request_log.hpp"
 #include "../../emulator/src/routes.hpp"
 #include "../../emulator/src/script.hpp"
 #include "../../emulator/src/util.hpp"
@@ -104,6 +105,42 @@ TEST_CASE("log text is always valid UTF-8", "[util]") {
     CHECK(valid_utf8("\xC3") == "\xEF\xBF\xBD");             // cut sequence
     CHECK(valid_utf8("\xC0\xAF") == "\xEF\xBF\xBD\xEF\xBF\xBD");   // overlong
     CHECK(valid_utf8("\xED\xA0\x80").find("\xED") == std::string::npos);   // surrogate
+}
+
+TEST_CASE("request log entries hold no secret and no image data", "[log]") {
+    LoggedRequest r;
+    r.n = 4;
+    r.method = "POST";
+    r.target = "/v1beta/models/m:generateContent?key=query-key-123&alt=sse";
+    r.path = "/v1beta/models/m:generateContent";
+    r.headers = {{"X-Goog-Api-Key", "header-key-456"}, {"Authorization", "Bearer token-789-abc"},
+                 {"X-Note", "token-789-abc"}, {"REMOTE_ADDR", "127.0.0.1"}};
+    r.body = R"({"contents":[{"parts":[{"text":"header-key-456 and query-key-123"},
+                {"inline_data":{"mime_type":"image/png","data":"AAAA"}}]}],"configured-key-0": 1})";
+    r.model = "m";
+    r.status = 429;
+    r.fault = "rpm_429";
+    auto e = log_entry(r, "configured-key-0");
+    std::string text = e.dump();
+    for (const char* secret : {"query-key-123", "header-key-456", "token-789-abc", "configured-key-0"}) {
+        INFO(secret);
+        CHECK(text.find(secret) == std::string::npos);
+    }
+    CHECK(e["query"]["key"] == "[REDACTED]");
+    CHECK(e["query"]["alt"] == "sse");
+    CHECK(e["headers"]["x-goog-api-key"] == "[REDACTED]");
+    CHECK(e["headers"]["authorization"] == "[REDACTED]");
+    CHECK(e["headers"]["x-note"] == "[REDACTED]");
+    CHECK_FALSE(e["headers"].contains("remote_addr"));
+    CHECK(e["body"]["contents"][0]["parts"][1]["inline_data"]["data"] == "<4 base64 chars>");
+    CHECK(e["body"]["contents"][0]["parts"][0]["text"] == "[REDACTED] and [REDACTED]");
+    CHECK(e["status"] == 429);
+
+    // A raw body is scrubbed before it is cut, so no half key is left at the cut.
+    r.body = std::string(4090, 'x') + "header-key-456";
+    auto raw = log_entry(r, "").at("body").get<std::string>();
+    CHECK(raw.find("header-key") == std::string::npos);
+    CHECK(raw.size() <= 4096 + 3);
 }
 
 TEST_CASE("gzip: who accepts it, and segments that inflate back", "[gzip]") {
