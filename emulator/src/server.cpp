@@ -17,6 +17,7 @@
 #include "delivery.hpp"
 #include "errors.hpp"
 #include "faults.hpp"
+#include "quota.hpp"
 #include "nbcore/models.hpp"
 #include "nbcore_emulator/emulator.hpp"
 #include "connection.hpp"
@@ -109,12 +110,18 @@ struct Server::Impl {
     Clock::time_point started_at = Clock::now();
     ImageCache cache{kImageCacheBytes};
 
+    std::shared_ptr<nbcore::Clock> clock;
+
     mutable std::mutex mu;          // guards everything below
     Scheduler scheduler;
+    QuotaLedger quota;
     std::uint64_t counter = 0;
     std::vector<nlohmann::json> log;
 
-    explicit Impl(Options o) : opts(std::move(o)) {
+    explicit Impl(Options o)
+        : opts(std::move(o)),
+          clock(opts.clock ? opts.clock : nbcore::SystemClock::instance()),
+          quota(QuotaLimits{opts.rpm_limit, opts.tpm_limit, opts.rpd_limit}) {
         auth.api_key = opts.api_key;
         auth.bearer_token = opts.bearer_token;
         if (opts.threads < 1 || opts.threads > 4096) throw std::invalid_argument("threads must be 1..4096");
@@ -122,6 +129,8 @@ struct Server::Impl {
         if (opts.mime != "auto" && opts.mime != "png" && opts.mime != "jpeg")
             throw std::invalid_argument("mime must be auto, png or jpeg");
         if (opts.latency_ms < 0) throw std::invalid_argument("latency_ms must not be negative");
+        if (opts.rpm_limit < 0 || opts.tpm_limit < 0 || opts.rpd_limit < 0)
+            throw std::invalid_argument("quota limits must not be negative");
         if (!opts.script_json.empty()) scheduler.load(parse_script(opts.script_json));
     }
 
@@ -132,6 +141,7 @@ struct Server::Impl {
     Reply decide(const Route& route, const httplib::Request& req, std::uint64_t n, const std::optional<ScriptEntry>& entry);
     Reply answer_normally(const Route& route, const httplib::Request& req, std::uint64_t n);
     Reply generate(const Route& route, const GenerateParams& params, std::uint64_t n);
+    std::optional<Reply> refuse_over_quota(const Route& route, const GenerateParams& params);
     AnswerImages render_images(const GenerateParams& params, std::string_view force_mime);
     std::string output_mime(const GenerateParams& params, std::string_view force_mime) const;
     void finish_headers(Reply& reply, Clock::time_point start, const httplib::Request& req);
@@ -265,6 +275,23 @@ Reply Server::Impl::generate(const Route& route, const GenerateParams& params, s
     return r;
 }
 
+std::optional<Reply> Server::Impl::refuse_over_quota(const Route& route, const GenerateParams& params) {
+    const QuotaLimits limits{opts.rpm_limit, opts.tpm_limit, opts.rpd_limit};
+    if (!limits.any()) return std::nullopt;
+    const ModelInfo* info = find_model(params.model);
+    int tokens = params.prompt_text_tokens + params.input_images * (info ? info->input_image_tokens : 0);
+    std::optional<QuotaRefusal> refusal;
+    {
+        std::lock_guard lock(mu);
+        refusal = quota.admit(params.model, tokens, clock->now(), clock->wall());
+    }
+    if (!refusal) return std::nullopt;
+    long limit = refusal->kind == Quota::FreeRpm ? limits.rpm : refusal->kind == Quota::FreeTpm ? limits.tpm : limits.rpd;
+    Reply r = error_reply(quota_exhausted(refusal->kind, params.model, refusal->retry_seconds, limit), route.framing());
+    r.fault = refusal->kind == Quota::FreeRpm ? "quota_rpm" : refusal->kind == Quota::FreeTpm ? "quota_tpm" : "quota_rpd";
+    return r;
+}
+
 Reply Server::Impl::answer_normally(const Route& route, const httplib::Request& req, std::uint64_t n) {
     const Framing framing = route.framing();
     if (auto err = check_auth(route, credentials_of(req), auth)) return error_reply(*err, framing);
@@ -303,6 +330,7 @@ Reply Server::Impl::answer_normally(const Route& route, const httplib::Request& 
         case Rpc::StreamGenerateContent: {
             auto parsed = parse_generate_request(req.body, route);
             if (auto* err = std::get_if<ApiError>(&parsed)) return error_reply(*err, framing);
+            if (auto refused = refuse_over_quota(route, std::get<GenerateParams>(parsed))) return *refused;
             return generate(route, std::get<GenerateParams>(parsed), n);
         }
         case Rpc::Control: break;
@@ -337,7 +365,7 @@ Reply Server::Impl::decide(const Route& route, const httplib::Request& req, std:
     for (const auto& h : entry->headers)
         if (to_lower(h.first) != "content-type") r.headers.push_back(h);
     r.mods.merge_from(entry->mods);
-    r.fault = entry->label();
+    if (entry->kind != ScriptEntry::Kind::Pass) r.fault = entry->label();   // pass keeps "pass" or a quota refusal
     return r;
 }
 
@@ -355,6 +383,7 @@ Reply Server::Impl::handle_control(const Route& route, const httplib::Request& r
     if (route.control == "reset") {
         std::lock_guard lock(mu);
         scheduler.clear();
+        quota.clear();
         log.clear();
         counter = 0;
         return control_json(200, {{"ok", true}});
@@ -656,6 +685,7 @@ void Server::set_script(std::string_view json) {
 void Server::reset() {
     std::lock_guard lock(impl_->mu);
     impl_->scheduler.clear();
+    impl_->quota.clear();
     impl_->log.clear();
     impl_->counter = 0;
 }
