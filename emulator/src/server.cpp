@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -34,6 +35,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kImageCacheBytes = 256u << 20;
+constexpr std::size_t kMaxLogEntries = 10000;
 
 // What the access log line needs from the handler (same thread as the logger).
 struct LogNote {
@@ -116,7 +118,7 @@ struct Server::Impl {
     Scheduler scheduler;
     QuotaLedger quota;
     std::uint64_t counter = 0;
-    std::vector<nlohmann::json> log;
+    std::deque<nlohmann::json> log;   // the newest kMaxLogEntries requests
 
     explicit Impl(Options o)
         : opts(std::move(o)),
@@ -451,6 +453,7 @@ void Server::Impl::record(const httplib::Request& req, const std::optional<Route
     auto entry = log_entry(r, opts.api_key);
     std::lock_guard lock(mu);
     log.push_back(std::move(entry));
+    if (log.size() > kMaxLogEntries) log.pop_front();   // a long-running server must not grow forever
 }
 
 void Server::Impl::deliver(Reply reply, httplib::Response& res) {
@@ -578,7 +581,7 @@ nlohmann::json Server::Impl::log_snapshot() const {
     std::vector<nlohmann::json> sorted;
     {
         std::lock_guard lock(mu);
-        sorted = log;
+        sorted.assign(log.begin(), log.end());
     }
     // Entries are recorded when answered; the log lists them in arrival order.
     std::sort(sorted.begin(), sorted.end(), [](const nlohmann::json& a, const nlohmann::json& b) {

@@ -572,7 +572,7 @@ TEST_CASE("server: custom replies are sent as scripted", "[server][script]") {
 }
 
 TEST_CASE("server: 64 concurrent requests are served in parallel", "[server][concurrency]") {
-    const int latency_ms = 400;
+    const int latency_ms = 500;
     Emulator emu([&](auto& o) { o.latency_ms = latency_ms; });
     emu.generate(kFlash, prompt_body("parallel"));   // render once up front; the cache serves the rest
 
@@ -611,7 +611,7 @@ TEST_CASE("server: 64 concurrent requests are served in parallel", "[server][con
     curl_multi_cleanup(multi);
     CHECK(ok == n);
     CHECK(elapsed >= latency_ms / 1000.0);
-    CHECK(elapsed < 4 * latency_ms / 1000.0);   // one latency plus overhead, not 64 of them
+    CHECK(elapsed < 5 * latency_ms / 1000.0);   // one latency plus overhead, not 64 of them
 }
 
 TEST_CASE("server: stop() during a stall returns promptly", "[server][lifecycle]") {
