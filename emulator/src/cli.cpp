@@ -148,6 +148,8 @@ int run_cli(int argc, char** argv) {
         return 2;
     }
 
+    // A reader that goes away (`| head -1`) must not kill the server through SIGPIPE.
+    std::signal(SIGPIPE, SIG_IGN);
     // Block the stop signals before any server thread exists, so only sigwait() sees them.
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
