@@ -41,6 +41,9 @@ constexpr const char* kUsage =
     "  --grain N         film grain 0..64 in generated images (default 0)\n"
     "  --mime M          auto (Flash png, Pro jpeg), png or jpeg (default auto)\n"
     "  --no-gzip         never gzip answers (by default they are gzipped when accepted)\n"
+    "  --rpm N           enforce N requests per minute per model (429 when over; default off)\n"
+    "  --tpm N           enforce N input tokens per minute per model\n"
+    "  --rpd N           enforce N requests per day per model (day ends at midnight Pacific)\n"
     "  --help            this text\n"
     "  --version         the version\n"
     "\n"
@@ -110,6 +113,9 @@ Action parse_args(int argc, char** argv, Options& o) {
         else if (arg == "--threads") o.threads = parse_int(arg, next(), 1, 4096);
         else if (arg == "--grain") o.grain = parse_int(arg, next(), 0, 64);
         else if (arg == "--no-gzip" && !has_inline) o.gzip = false;
+        else if (arg == "--rpm") o.rpm_limit = parse_int(arg, next(), 0, 1000000000);
+        else if (arg == "--tpm") o.tpm_limit = parse_int(arg, next(), 0, 2000000000);
+        else if (arg == "--rpd") o.rpd_limit = parse_int(arg, next(), 0, 1000000000);
         else if (arg == "--mime") {
             o.mime = next();
             if (o.mime != "auto" && o.mime != "png" && o.mime != "jpeg")
@@ -142,6 +148,8 @@ int run_cli(int argc, char** argv) {
         return 2;
     }
 
+    // A reader that goes away (`| head -1`) must not kill the server through SIGPIPE.
+    std::signal(SIGPIPE, SIG_IGN);
     // Block the stop signals before any server thread exists, so only sigwait() sees them.
     sigset_t stop_signals;
     sigemptyset(&stop_signals);

@@ -68,18 +68,18 @@ std::string precise_seconds(double seconds) {
 struct QuotaLine {
     std::string_view metric;
     std::string_view id;
-    std::string_view limit;   // "" = no quotaValue field
+    std::string limit;   // "" = no quotaValue field
 };
 
 constexpr std::string_view kFreeRequests = "generativelanguage.googleapis.com/generate_content_free_tier_requests";
 constexpr std::string_view kFreeInputTokens =
     "generativelanguage.googleapis.com/generate_content_free_tier_input_token_count";
 
-constexpr QuotaLine kFreeRpmLine = {kFreeRequests, "GenerateRequestsPerMinutePerProjectPerModel-FreeTier", ""};
-constexpr QuotaLine kFreeRpdLine = {kFreeRequests, "GenerateRequestsPerDayPerProjectPerModel-FreeTier", "100"};
-constexpr QuotaLine kFreeTpmLine = {kFreeInputTokens, "GenerateContentInputTokensPerModelPerMinute-FreeTier",
+const QuotaLine kFreeRpmLine = {kFreeRequests, "GenerateRequestsPerMinutePerProjectPerModel-FreeTier", ""};
+const QuotaLine kFreeRpdLine = {kFreeRequests, "GenerateRequestsPerDayPerProjectPerModel-FreeTier", "100"};
+const QuotaLine kFreeTpmLine = {kFreeInputTokens, "GenerateContentInputTokensPerModelPerMinute-FreeTier",
                                     "250000"};
-constexpr QuotaLine kPaidRpmLine = {"generativelanguage.googleapis.com/generate_requests_per_model",
+const QuotaLine kPaidRpmLine = {"generativelanguage.googleapis.com/generate_requests_per_model",
                                     "GenerateRequestsPerMinutePerProjectPerModel", ""};
 
 ojson quota_failure(const std::vector<QuotaLine>& lines, std::string_view model, bool zero) {
@@ -110,7 +110,7 @@ std::string itemized_quota_message(const std::vector<QuotaLine>& lines, std::str
         m += "\n* Quota exceeded for metric: ";
         m += l.metric;
         m += ", limit: ";
-        m += zero ? std::string_view("0") : (l.limit.empty() ? std::string_view("10") : l.limit);
+        m += zero ? std::string("0") : (l.limit.empty() ? std::string("10") : l.limit);
         m += ", model: ";
         m += model;
     }
@@ -120,7 +120,14 @@ std::string itemized_quota_message(const std::vector<QuotaLine>& lines, std::str
 
 ojson quota_help() { return help("Learn more about Gemini API quotas", kRateLimitsUrl); }
 
+// The line with its limit replaced by the enforced one.
+QuotaLine with_limit(QuotaLine line, std::optional<long> limit) {
+    if (limit) line.limit = std::to_string(*limit);
+    return line;
+}
+
 }  // namespace
+
 
 ApiError no_api_key() {
     return make(403, "PERMISSION_DENIED",
@@ -258,12 +265,15 @@ std::string quota_model_name(std::string_view model_id) {
     return id;
 }
 
-ApiError quota_exhausted(Quota kind, std::string_view model_id, double retry_seconds) {
+ApiError quota_exhausted(Quota kind, std::string_view model_id, double retry_seconds, std::optional<long> limit) {
     const std::string model = quota_model_name(model_id);
+    const QuotaLine rpm = with_limit(kFreeRpmLine, limit);
+    const QuotaLine rpd = with_limit(kFreeRpdLine, limit);
+    const QuotaLine tpm = with_limit(kFreeTpmLine, limit);
     switch (kind) {
         case Quota::FreeRpm:
             return make(429, "RESOURCE_EXHAUSTED", std::string(kQuotaMessage),
-                        ojson::array({quota_failure({kFreeRpmLine}, model, false), quota_help(),
+                        ojson::array({quota_failure({rpm}, model, false), quota_help(),
                                       retry_info(retry_seconds)}));
         case Quota::PaidRpm:
             return make(429, "RESOURCE_EXHAUSTED", std::string(kQuotaMessage),
@@ -271,13 +281,13 @@ ApiError quota_exhausted(Quota kind, std::string_view model_id, double retry_sec
                                       retry_info(retry_seconds)}));
         case Quota::FreeTpm:
             return make(429, "RESOURCE_EXHAUSTED", std::string(kQuotaMessage),
-                        ojson::array({quota_failure({kFreeTpmLine}, model, false), quota_help(),
+                        ojson::array({quota_failure({tpm}, model, false), quota_help(),
                                       retry_info(retry_seconds)}));
         case Quota::FreeRpd:
         case Quota::FreeRpmRpd:
         case Quota::ZeroQuota: {
             std::vector<QuotaLine> lines;
-            if (kind == Quota::FreeRpd) lines = {kFreeRpdLine};
+            if (kind == Quota::FreeRpd) lines = {rpd};
             if (kind == Quota::FreeRpmRpd) lines = {kFreeRpmLine, kFreeRpdLine};
             if (kind == Quota::ZeroQuota) lines = {kFreeTpmLine, kFreeRpmLine, kFreeRpdLine};
             bool zero = kind == Quota::ZeroQuota;

@@ -3,6 +3,7 @@
 // nobody has captured yet.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,7 +45,9 @@ ApiError payload_too_large(std::size_t limit);        // 400 INVALID_ARGUMENT
 enum class Quota {
     FreeRpm, FreeTpm, FreeRpd, FreeRpmRpd, ZeroQuota, PaidRpm, Legacy, Vertex,
 };
-ApiError quota_exhausted(Quota kind, std::string_view model_id, double retry_seconds);
+// `limit`, when given, is the quota's value (quotaValue and "limit: N" in the text).
+ApiError quota_exhausted(Quota kind, std::string_view model_id, double retry_seconds,
+                         std::optional<long> limit = std::nullopt);
 // "gemini-2.5-flash-image" -> "gemini-2.5-flash-preview-image" (as QuotaFailure names it).
 std::string quota_model_name(std::string_view model_id);
 

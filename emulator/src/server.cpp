@@ -1,17 +1,11 @@
 // The HTTP side: cpp-httplib for parsing and routing, our own connection loop for the socket
 // (so a reply can end in a TCP RST, and stop() never waits on an idle keep-alive connection),
 // the request log, and the delivery of replies with their delays, stalls and cuts.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -24,11 +18,13 @@
 #include "delivery.hpp"
 #include "errors.hpp"
 #include "faults.hpp"
+#include "quota.hpp"
 #include "nbcore/models.hpp"
-#include "nbcore/redact.hpp"
 #include "nbcore_emulator/emulator.hpp"
+#include "connection.hpp"
 #include "render.hpp"
 #include "request.hpp"
+#include "request_log.hpp"
 #include "routes.hpp"
 #include "script.hpp"
 #include "util.hpp"
@@ -38,149 +34,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr int kReadTimeoutMs = 120'000;
-constexpr int kWriteTimeoutMs = 120'000;
-constexpr int kKeepAliveSec = 20;
-constexpr std::size_t kKeepAliveMaxRequests = 1000;
 constexpr std::size_t kImageCacheBytes = 256u << 20;
-constexpr std::size_t kMaxLoggedRawBody = 4096;
-
-// --------------------------------------------------------------------------------------------
-// Connections
-
-// The connection the current thread serves. httplib runs the handler and writes the response
-// on the thread that owns the socket, so the handler can reach its socket through this.
-struct Connection {
-    int fd = -1;
-    bool reset = false;   // end with RST instead of FIN
-    bool dead = false;    // no more I/O: writes fail, the loop closes the socket
-};
-thread_local Connection* tl_connection = nullptr;
-
-// Waits for `events` in short slices so that stop() is noticed within ~50 ms.
-// 1 = ready, 0 = timed out, -1 = error or stopping.
-int wait_fd(int fd, short events, int timeout_ms, const std::atomic<bool>& stopping) {
-    auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-    for (;;) {
-        if (stopping.load()) return -1;
-        pollfd p{fd, events, 0};
-        int r = ::poll(&p, 1, 50);
-        if (r > 0) return (p.revents & (events | POLLHUP | POLLERR)) ? 1 : -1;
-        if (r < 0 && errno != EINTR) return -1;
-        if (Clock::now() >= deadline) return 0;
-    }
-}
-
-void address_of(int fd, bool peer, std::string& ip, int& port) {
-    sockaddr_storage addr{};
-    socklen_t len = sizeof addr;
-    int r = peer ? ::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len)
-                 : ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    if (r != 0) return;
-    char buf[INET6_ADDRSTRLEN] = {};
-    if (addr.ss_family == AF_INET) {
-        auto* a = reinterpret_cast<sockaddr_in*>(&addr);
-        ::inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
-        port = ntohs(a->sin_port);
-    } else if (addr.ss_family == AF_INET6) {
-        auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
-        ::inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
-        port = ntohs(a->sin6_port);
-    }
-    ip = buf;
-}
-
-// A socket stream for httplib that never blocks past a stop() and never raises SIGPIPE.
-class ConnectionStream final : public httplib::Stream {
-public:
-    ConnectionStream(Connection& conn, const std::atomic<bool>& stopping) : conn_(conn), stopping_(stopping) {}
-
-    bool is_readable() const override {
-        return !conn_.dead && wait_fd(conn_.fd, POLLIN, kReadTimeoutMs, stopping_) > 0;
-    }
-    bool is_writable() const override {
-        return !conn_.dead && wait_fd(conn_.fd, POLLOUT, kWriteTimeoutMs, stopping_) > 0;
-    }
-
-    ssize_t read(char* ptr, size_t size) override {
-        // httplib reads request lines a byte at a time: serve those from a buffer.
-        if (buffered_ < filled_) {
-            size_t n = std::min(size, filled_ - buffered_);
-            std::memcpy(ptr, buffer_ + buffered_, n);
-            buffered_ += n;
-            return static_cast<ssize_t>(n);
-        }
-        for (;;) {
-            if (!is_readable()) return -1;
-            ssize_t n = ::recv(conn_.fd, buffer_, sizeof buffer_, MSG_DONTWAIT);
-            if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-            if (n <= 0) return n;
-            filled_ = static_cast<size_t>(n);
-            buffered_ = 0;
-            return read(ptr, size);
-        }
-    }
-
-    ssize_t write(const char* ptr, size_t size) override {
-        for (;;) {
-            if (!is_writable()) return -1;
-            ssize_t n = ::send(conn_.fd, ptr, size, MSG_NOSIGNAL | MSG_DONTWAIT);
-            if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-            return n;
-        }
-    }
-
-    void get_remote_ip_and_port(std::string& ip, int& port) const override { address_of(conn_.fd, true, ip, port); }
-    void get_local_ip_and_port(std::string& ip, int& port) const override { address_of(conn_.fd, false, ip, port); }
-    socket_t socket() const override { return conn_.fd; }
-
-private:
-    Connection& conn_;
-    const std::atomic<bool>& stopping_;
-    char buffer_[4096];
-    size_t filled_ = 0;
-    size_t buffered_ = 0;
-};
-
-// httplib's server with our own per-connection loop. The base class calls the virtual
-// process_and_close_socket() for every accepted socket; owning it lets us close with RST and
-// leave idle keep-alive connections as soon as stop() is called.
-class HttpServer final : public httplib::Server {
-public:
-    explicit HttpServer(const std::atomic<bool>& stopping) : stopping_(stopping) {}
-
-    // httplib listens with a backlog of 5; bursts of connections need more.
-    void widen_backlog() { ::listen(svr_sock_, 1024); }
-
-private:
-    bool process_and_close_socket(socket_t sock) override {
-        int one = 1;
-        ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        Connection conn;
-        conn.fd = sock;
-        tl_connection = &conn;
-        bool ok = true;
-        for (std::size_t served = 0; served < kKeepAliveMaxRequests; ++served) {
-            if (svr_sock_ == INVALID_SOCKET || wait_fd(sock, POLLIN, kKeepAliveSec * 1000, stopping_) <= 0) break;
-            ConnectionStream stream(conn, stopping_);
-            bool closed = false;
-            ok = process_request(stream, served + 1 == kKeepAliveMaxRequests, closed, nullptr);
-            if (!ok || closed || conn.dead) break;
-        }
-        tl_connection = nullptr;
-        if (conn.reset) {
-            // SO_LINGER {on, 0 s}: close() discards unsent data and sends RST instead of FIN.
-            linger abort{1, 0};
-            ::setsockopt(sock, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
-        } else {
-            ::shutdown(sock, SHUT_RDWR);
-        }
-        ::close(sock);
-        return ok;
-    }
-
-    const std::atomic<bool>& stopping_;
-};
+constexpr std::size_t kMaxLogEntries = 10000;
 
 // What the access log line needs from the handler (same thread as the logger).
 struct LogNote {
@@ -191,46 +46,6 @@ struct LogNote {
     std::string ending;   // "" = complete; "cut" or "RST" mid-body; "closed" or "reset" before any byte
 };
 thread_local LogNote tl_note;
-
-// --------------------------------------------------------------------------------------------
-// The request log
-
-// Text bound for the log: keys out, and valid UTF-8 so it can always be written as JSON.
-std::string redact_keys(std::string_view text, const std::string& sent_key, const std::string& configured_key) {
-    std::string out = nbcore::redact(valid_utf8(text), sent_key);
-    return configured_key.empty() ? out : nbcore::redact(out, configured_key);
-}
-
-// inlineData.data becomes "<N base64 chars>"; every other string loses any key it holds.
-void scrub_body(nlohmann::json& v, const std::string& sent_key, const std::string& configured_key) {
-    if (v.is_object()) {
-        for (auto it = v.begin(); it != v.end(); ++it) {
-            bool blob = it.key() == "inlineData" || it.key() == "inline_data";
-            if (blob && it->is_object() && it->contains("data") && (*it)["data"].is_string())
-                (*it)["data"] = "<" + std::to_string((*it)["data"].get_ref<const std::string&>().size()) + " base64 chars>";
-            scrub_body(*it, sent_key, configured_key);
-        }
-    } else if (v.is_array()) {
-        for (auto& e : v) scrub_body(e, sent_key, configured_key);
-    } else if (v.is_string()) {
-        v = redact_keys(v.get_ref<const std::string&>(), sent_key, configured_key);
-    }
-}
-
-nlohmann::json logged_body(const std::string& body, const std::string& sent_key, const std::string& configured_key) {
-    if (body.empty()) return nullptr;
-    auto doc = nlohmann::json::parse(body, nullptr, false);
-    if (doc.is_discarded()) {
-        std::string text = body.size() > kMaxLoggedRawBody ? body.substr(0, kMaxLoggedRawBody) + "..." : body;
-        return redact_keys(text, sent_key, configured_key);
-    }
-    scrub_body(doc, sent_key, configured_key);
-    return doc;
-}
-
-bool is_httplib_internal_header(const std::string& name) {
-    return name == "REMOTE_ADDR" || name == "REMOTE_PORT" || name == "LOCAL_ADDR" || name == "LOCAL_PORT";
-}
 
 // --------------------------------------------------------------------------------------------
 // Small reply helpers
@@ -249,8 +64,14 @@ Reply control_json(int status, const nlohmann::json& body) {
     Reply r;
     r.status = status;
     r.google_headers = false;
-    r.segments.push_back(body.dump(2));
+    r.segments.push_back(body.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
     return r;
+}
+
+Headers headers_of(const httplib::Request& req) { return Headers(req.headers.begin(), req.headers.end()); }
+
+std::vector<std::string> request_secrets(const httplib::Request& req, const std::string& configured_key) {
+    return secrets_of(headers_of(req), req.target, configured_key);
 }
 
 // A fully scripted reply. A 200 `body` on a stream route is framed like the API's own answers
@@ -291,12 +112,18 @@ struct Server::Impl {
     Clock::time_point started_at = Clock::now();
     ImageCache cache{kImageCacheBytes};
 
+    std::shared_ptr<nbcore::Clock> clock;
+
     mutable std::mutex mu;          // guards everything below
     Scheduler scheduler;
+    QuotaLedger quota;
     std::uint64_t counter = 0;
-    std::vector<nlohmann::json> log;
+    std::deque<nlohmann::json> log;   // the newest kMaxLogEntries requests
 
-    explicit Impl(Options o) : opts(std::move(o)) {
+    explicit Impl(Options o)
+        : opts(std::move(o)),
+          clock(opts.clock ? opts.clock : nbcore::SystemClock::instance()),
+          quota(QuotaLimits{opts.rpm_limit, opts.tpm_limit, opts.rpd_limit}) {
         auth.api_key = opts.api_key;
         auth.bearer_token = opts.bearer_token;
         if (opts.threads < 1 || opts.threads > 4096) throw std::invalid_argument("threads must be 1..4096");
@@ -304,6 +131,8 @@ struct Server::Impl {
         if (opts.mime != "auto" && opts.mime != "png" && opts.mime != "jpeg")
             throw std::invalid_argument("mime must be auto, png or jpeg");
         if (opts.latency_ms < 0) throw std::invalid_argument("latency_ms must not be negative");
+        if (opts.rpm_limit < 0 || opts.tpm_limit < 0 || opts.rpd_limit < 0)
+            throw std::invalid_argument("quota limits must not be negative");
         if (!opts.script_json.empty()) scheduler.load(parse_script(opts.script_json));
     }
 
@@ -314,6 +143,7 @@ struct Server::Impl {
     Reply decide(const Route& route, const httplib::Request& req, std::uint64_t n, const std::optional<ScriptEntry>& entry);
     Reply answer_normally(const Route& route, const httplib::Request& req, std::uint64_t n);
     Reply generate(const Route& route, const GenerateParams& params, std::uint64_t n);
+    std::optional<Reply> refuse_over_quota(const Route& route, const GenerateParams& params);
     AnswerImages render_images(const GenerateParams& params, std::string_view force_mime);
     std::string output_mime(const GenerateParams& params, std::string_view force_mime) const;
     void finish_headers(Reply& reply, Clock::time_point start, const httplib::Request& req);
@@ -447,6 +277,23 @@ Reply Server::Impl::generate(const Route& route, const GenerateParams& params, s
     return r;
 }
 
+std::optional<Reply> Server::Impl::refuse_over_quota(const Route& route, const GenerateParams& params) {
+    const QuotaLimits limits{opts.rpm_limit, opts.tpm_limit, opts.rpd_limit};
+    if (!limits.any()) return std::nullopt;
+    const ModelInfo* info = find_model(params.model);
+    int tokens = params.prompt_text_tokens + params.input_images * (info ? info->input_image_tokens : 0);
+    std::optional<QuotaRefusal> refusal;
+    {
+        std::lock_guard lock(mu);
+        refusal = quota.admit(params.model, tokens, clock->now(), clock->wall());
+    }
+    if (!refusal) return std::nullopt;
+    long limit = refusal->kind == Quota::FreeRpm ? limits.rpm : refusal->kind == Quota::FreeTpm ? limits.tpm : limits.rpd;
+    Reply r = error_reply(quota_exhausted(refusal->kind, params.model, refusal->retry_seconds, limit), route.framing());
+    r.fault = refusal->kind == Quota::FreeRpm ? "quota_rpm" : refusal->kind == Quota::FreeTpm ? "quota_tpm" : "quota_rpd";
+    return r;
+}
+
 Reply Server::Impl::answer_normally(const Route& route, const httplib::Request& req, std::uint64_t n) {
     const Framing framing = route.framing();
     if (auto err = check_auth(route, credentials_of(req), auth)) return error_reply(*err, framing);
@@ -485,6 +332,7 @@ Reply Server::Impl::answer_normally(const Route& route, const httplib::Request& 
         case Rpc::StreamGenerateContent: {
             auto parsed = parse_generate_request(req.body, route);
             if (auto* err = std::get_if<ApiError>(&parsed)) return error_reply(*err, framing);
+            if (auto refused = refuse_over_quota(route, std::get<GenerateParams>(parsed))) return *refused;
             return generate(route, std::get<GenerateParams>(parsed), n);
         }
         case Rpc::Control: break;
@@ -519,7 +367,7 @@ Reply Server::Impl::decide(const Route& route, const httplib::Request& req, std:
     for (const auto& h : entry->headers)
         if (to_lower(h.first) != "content-type") r.headers.push_back(h);
     r.mods.merge_from(entry->mods);
-    r.fault = entry->label();
+    if (entry->kind != ScriptEntry::Kind::Pass) r.fault = entry->label();   // pass keeps "pass" or a quota refusal
     return r;
 }
 
@@ -537,6 +385,7 @@ Reply Server::Impl::handle_control(const Route& route, const httplib::Request& r
     if (route.control == "reset") {
         std::lock_guard lock(mu);
         scheduler.clear();
+        quota.clear();
         log.clear();
         counter = 0;
         return control_json(200, {{"ok", true}});
@@ -544,7 +393,7 @@ Reply Server::Impl::handle_control(const Route& route, const httplib::Request& r
     if (route.control == "requests") {
         Reply r;
         r.google_headers = false;
-        r.segments.push_back(log_snapshot().dump(2));
+        r.segments.push_back(log_snapshot().dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
         return r;
     }
     return control_json(200, {{"ok", true}});
@@ -570,8 +419,8 @@ void Server::Impl::finish_headers(Reply& reply, Clock::time_point start, const h
     // Error bodies are small and may echo what the client sent (a model id, a field name):
     // make sure no key ever goes back out in one.
     if (reply.status >= 400 && reply.body_size() < (64u << 10)) {
-        std::string sent = credentials_of(req).api_key;
-        for (auto& s : reply.segments) s = redact_keys(s, sent, opts.api_key);
+        const auto secrets = request_secrets(req, opts.api_key);
+        for (auto& s : reply.segments) s = scrub_text(s, secrets);
     }
 }
 
@@ -589,34 +438,22 @@ void Server::Impl::compress_if_accepted(Reply& reply, const httplib::Request& re
 
 void Server::Impl::record(const httplib::Request& req, const std::optional<Route>& route, std::uint64_t n,
                           double arrival_ms, const Reply& reply) {
-    const std::string sent_key = credentials_of(req).api_key;
-    nlohmann::json query = nlohmann::json::object();
-    for (const auto& [name, value] : parse_query(req.target))
-        query[redact_keys(name, sent_key, opts.api_key)] = name == "key" ? "[REDACTED]" : redact_keys(value, sent_key, opts.api_key);
-    nlohmann::json headers = nlohmann::json::object();
-    for (const auto& [name, value] : req.headers) {
-        if (is_httplib_internal_header(name)) continue;
-        std::string lower = to_lower(name);
-        headers[lower] = (lower == "x-goog-api-key" || lower == "authorization")
-                             ? "[REDACTED]"
-                             : redact_keys(value, sent_key, opts.api_key);
-    }
-    std::string model;
-    if (route && !route->model.empty()) model = canonical_model_id(route->model);
-    bool answered = !reply.empty_reply && !(reply.mods.reset.value_or(false) && reply.mods.reset_at &&
-                                             reply.mods.reset_at->before_headers());
-    nlohmann::json entry = {{"n", n},
-                            {"method", req.method},
-                            {"path", redact_keys(req.path, sent_key, opts.api_key)},
-                            {"query", query},
-                            {"headers", headers},
-                            {"body", logged_body(req.body, sent_key, opts.api_key)},
-                            {"model", redact_keys(model, sent_key, opts.api_key)},
-                            {"arrival_ms", arrival_ms},
-                            {"status", answered ? reply.status : 0},
-                            {"fault", reply.fault}};
+    LoggedRequest r;
+    r.n = n;
+    r.method = req.method;
+    r.target = req.target;
+    r.path = req.path;
+    r.headers = headers_of(req);
+    r.body = req.body;
+    if (route && !route->model.empty()) r.model = canonical_model_id(route->model);
+    r.arrival_ms = arrival_ms;
+    bool reset_first = reply.mods.reset.value_or(false) && reply.mods.reset_at && reply.mods.reset_at->before_headers();
+    r.status = reply.empty_reply || reset_first ? 0 : reply.status;
+    r.fault = reply.fault;
+    auto entry = log_entry(r, opts.api_key);
     std::lock_guard lock(mu);
     log.push_back(std::move(entry));
+    if (log.size() > kMaxLogEntries) log.pop_front();   // a long-running server must not grow forever
 }
 
 void Server::Impl::deliver(Reply reply, httplib::Response& res) {
@@ -744,7 +581,7 @@ nlohmann::json Server::Impl::log_snapshot() const {
     std::vector<nlohmann::json> sorted;
     {
         std::lock_guard lock(mu);
-        sorted = log;
+        sorted.assign(log.begin(), log.end());
     }
     // Entries are recorded when answered; the log lists them in arrival order.
     std::sort(sorted.begin(), sorted.end(), [](const nlohmann::json& a, const nlohmann::json& b) {
@@ -762,7 +599,7 @@ void Server::Impl::log_line(const httplib::Request& req, const httplib::Response
                              ? note.ending
                              : std::to_string(res.status) + (note.ending.empty() ? "" : "/" + note.ending);
     std::string line = (note.n ? "#" + std::to_string(note.n) + " " : std::string()) + req.method + " " +
-                       redact_keys(req.path, credentials_of(req).api_key, opts.api_key) + " " + status + " " +
+                       scrub_text(req.path, request_secrets(req, opts.api_key)) + " " + status + " " +
                        (note.set ? note.fault : std::string("-")) + " " + std::to_string(ms) + "ms";
     opts.on_log(line);
 }
@@ -799,7 +636,7 @@ void Server::Impl::start() {
             what = e.what();
         } catch (...) {
         }
-        if (opts.on_log) opts.on_log("internal error: " + nbcore::redact(what, opts.api_key));
+        if (opts.on_log) opts.on_log("internal error: " + scrub_text(what, {opts.api_key}));
         res.status = 500;
         res.set_content(dump_for(error_json(internal_error()), Framing::Unary), kJsonType);
     });
@@ -851,6 +688,7 @@ void Server::set_script(std::string_view json) {
 void Server::reset() {
     std::lock_guard lock(impl_->mu);
     impl_->scheduler.clear();
+    impl_->quota.clear();
     impl_->log.clear();
     impl_->counter = 0;
 }

@@ -41,6 +41,7 @@ struct HttpRequest {
     std::vector<std::string> headers;   // "Name: value"
     long timeout_ms = 20000;
     bool gzip = false;                  // send Accept-Encoding: gzip and let curl decode
+    long buffer_size = 0;               // curl's receive buffer; 0 = curl's default
 };
 
 namespace detail {
@@ -97,6 +98,7 @@ inline CURL* prepare(const HttpRequest& req, HttpResult& result, detail::Sink& s
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
     if (req.gzip) curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "gzip");
+    if (req.buffer_size > 0) curl_easy_setopt(h, CURLOPT_BUFFERSIZE, req.buffer_size);
     return h;
 }
 

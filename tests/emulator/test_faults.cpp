@@ -388,14 +388,15 @@ TEST_CASE("modifiers: truncate_at declares the whole length and closes early", "
 TEST_CASE("modifiers: trickle sends small pieces with pauses", "[modifiers]") {
     Emulator emu;
     emu.server.set_script(R"({"replies": [{"pass": true, "trickle_bytes": 4096, "trickle_ms": 15}]})");
-    auto r = emu.generate(kFlash, prompt_body("trickle"));
+    // A 4 KiB receive buffer: curl reads at most one piece at a time even when it falls behind.
+    HttpRequest req{"POST", emu.generate_url(kFlash), prompt_body("trickle").dump(), {kKeyHeader}};
+    req.buffer_size = 4096;
+    auto r = send(req);
     REQUIRE(r.code == CURLE_OK);
-    std::size_t largest = 0;
-    for (const auto& p : r.pieces) largest = std::max(largest, p.second);
-    CHECK(largest <= 4096);
-    std::size_t expected_pieces = (r.body.size() + 4095) / 4096;
-    CHECK(r.pieces.size() >= expected_pieces);
-    CHECK(r.seconds >= 0.015 * static_cast<double>(expected_pieces - 1) * 0.9);
+    std::size_t pieces = (r.body.size() + 4095) / 4096;
+    REQUIRE(pieces >= 10);
+    // The pauses are the server's: the transfer cannot be faster than them.
+    CHECK(r.seconds >= 0.015 * static_cast<double>(pieces - 1) * 0.95);
     CHECK(body_json(r).contains("candidates"));
 }
 

@@ -10,7 +10,9 @@
 #include "../../emulator/src/errors.hpp"
 #include "../../emulator/src/faults.hpp"
 #include "../../emulator/src/render.hpp"
+#include "../../emulator/src/quota.hpp"
 #include "../../emulator/src/request.hpp"
+#include "../../emulator/src/request_log.hpp"
 #include "../../emulator/src/routes.hpp"
 #include "../../emulator/src/script.hpp"
 #include "../../emulator/src/util.hpp"
@@ -104,6 +106,88 @@ TEST_CASE("log text is always valid UTF-8", "[util]") {
     CHECK(valid_utf8("\xC3") == "\xEF\xBF\xBD");             // cut sequence
     CHECK(valid_utf8("\xC0\xAF") == "\xEF\xBF\xBD\xEF\xBF\xBD");   // overlong
     CHECK(valid_utf8("\xED\xA0\x80").find("\xED") == std::string::npos);   // surrogate
+}
+
+TEST_CASE("request log entries hold no secret and no image data", "[log]") {
+    LoggedRequest r;
+    r.n = 4;
+    r.method = "POST";
+    r.target = "/v1beta/models/m:generateContent?key=query-key-123&alt=sse";
+    r.path = "/v1beta/models/m:generateContent";
+    r.headers = {{"X-Goog-Api-Key", "header-key-456"}, {"Authorization", "Bearer token-789-abc"},
+                 {"X-Note", "token-789-abc"}, {"REMOTE_ADDR", "127.0.0.1"}};
+    r.body = R"({"contents":[{"parts":[{"text":"header-key-456 and query-key-123"},
+                {"inline_data":{"mime_type":"image/png","data":"AAAA"}}]}],"configured-key-0": 1})";
+    r.model = "m";
+    r.status = 429;
+    r.fault = "rpm_429";
+    auto e = log_entry(r, "configured-key-0");
+    std::string text = e.dump();
+    for (const char* secret : {"query-key-123", "header-key-456", "token-789-abc", "configured-key-0"}) {
+        INFO(secret);
+        CHECK(text.find(secret) == std::string::npos);
+    }
+    CHECK(e["query"]["key"] == "[REDACTED]");
+    CHECK(e["query"]["alt"] == "sse");
+    CHECK(e["headers"]["x-goog-api-key"] == "[REDACTED]");
+    CHECK(e["headers"]["authorization"] == "[REDACTED]");
+    CHECK(e["headers"]["x-note"] == "[REDACTED]");
+    CHECK_FALSE(e["headers"].contains("remote_addr"));
+    CHECK(e["body"]["contents"][0]["parts"][1]["inline_data"]["data"] == "<4 base64 chars>");
+    CHECK(e["body"]["contents"][0]["parts"][0]["text"] == "[REDACTED] and [REDACTED]");
+    CHECK(e["status"] == 429);
+
+    // A raw body is scrubbed before it is cut, so no half key is left at the cut.
+    r.body = std::string(4090, 'x') + "header-key-456";
+    auto raw = log_entry(r, "").at("body").get<std::string>();
+    CHECK(raw.find("header-key") == std::string::npos);
+    CHECK(raw.size() <= 4096 + 3);
+}
+
+TEST_CASE("quota: the Pacific day ends at local midnight, DST included", "[quota]") {
+    auto at = [](long long unix) { return WallTime(std::chrono::seconds(unix)); };
+    auto unix_of = [](WallTime t) { return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count(); };
+    // Expected values from the tz database (America/Los_Angeles).
+    CHECK(unix_of(next_pacific_midnight(at(1795743000))) == 1795766400);   // 2026-11-27 01:30Z, PST
+    CHECK(unix_of(next_pacific_midnight(at(1782907200))) == 1782975600);   // 2026-07-01 12:00Z, PDT
+    CHECK(unix_of(next_pacific_midnight(at(1772960400))) == 1773039600);   // the day DST starts
+    CHECK(unix_of(next_pacific_midnight(at(1793448000))) == 1793516400);   // the day before DST ends
+    CHECK(unix_of(next_pacific_midnight(at(1793534400))) == 1793606400);   // the day DST ends
+    CHECK(unix_of(next_pacific_midnight(at(1709193599))) == 1709193600);   // one second before midnight
+    CHECK(unix_of(next_pacific_midnight(at(1709193600))) == 1709280000);   // exactly midnight: the next one
+}
+
+TEST_CASE("quota: per-minute requests and tokens, per-day requests", "[quota]") {
+    using namespace std::chrono;
+    SteadyTime t0{};
+    WallTime wall(seconds(1795743000));
+    QuotaLedger rpm(QuotaLimits{2, 0, 0});
+    CHECK_FALSE(rpm.admit("m", 10, t0, wall));
+    CHECK_FALSE(rpm.admit("m", 10, t0 + seconds(10), wall));
+    auto refused = rpm.admit("m", 10, t0 + seconds(20), wall);
+    REQUIRE(refused);
+    CHECK(refused->kind == Quota::FreeRpm);
+    CHECK(refused->retry_seconds == 40);               // the first request leaves the window at 60 s
+    CHECK_FALSE(rpm.admit("other", 10, t0 + seconds(20), wall));   // limits are per model
+    CHECK_FALSE(rpm.admit("m", 10, t0 + seconds(60), wall));
+
+    QuotaLedger tpm(QuotaLimits{0, 100, 0});
+    CHECK_FALSE(tpm.admit("m", 60, t0, wall));
+    CHECK_FALSE(tpm.admit("m", 30, t0 + seconds(5), wall));
+    auto tokens = tpm.admit("m", 50, t0 + milliseconds(30500), wall);
+    REQUIRE(tokens);
+    CHECK(tokens->kind == Quota::FreeTpm);
+    CHECK(tokens->retry_seconds == 30);                // ceil(29.5): the 60 tokens expire at 60 s
+    CHECK(tpm.admit("m", 500, t0 + seconds(100), wall)->retry_seconds == 60);   // can never fit
+
+    QuotaLedger rpd(QuotaLimits{0, 0, 1});
+    WallTime late(seconds(1795766400 - 90));           // 90 s before midnight Pacific
+    CHECK_FALSE(rpd.admit("m", 1, t0, late));
+    auto day = rpd.admit("m", 1, t0 + seconds(1), late + seconds(1));
+    REQUIRE(day);
+    CHECK(day->kind == Quota::FreeRpd);
+    CHECK(day->retry_seconds == 89);
+    CHECK_FALSE(rpd.admit("m", 1, t0 + seconds(95), late + seconds(95)));   // a new day
 }
 
 TEST_CASE("gzip: who accepts it, and segments that inflate back", "[gzip]") {

@@ -15,6 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "nbcore/clock.hpp"
+
 namespace nbcore::emulator {
 
 struct Options {
@@ -28,6 +30,11 @@ struct Options {
     std::string mime = "auto";          // auto (Flash png, Pro jpeg) | png | jpeg
     std::string script_json;            // initial script ("" = none)
     bool gzip = true;                   // gzip answers when the client sends Accept-Encoding: gzip
+    // Quota enforced per model with the real 429 bodies; 0 = unlimited (the default).
+    int rpm_limit = 0;                  // requests per minute
+    int tpm_limit = 0;                  // input tokens per minute
+    int rpd_limit = 0;                  // requests per day (resets at midnight America/Los_Angeles)
+    std::shared_ptr<nbcore::Clock> clock;   // time for the quota windows; null = system clock
     // One line per answered request (method, path, status, fault, ms); never holds a key.
     // Called from server threads; empty = no logging.
     std::function<void(std::string_view line)> on_log;
