@@ -1,5 +1,5 @@
 // Who may call what: API keys on AI Studio routes, OAuth Bearer tokens on Vertex routes, and the
-// exact errors the API gives for each wrong combination (reference sections 4.1, 4.3, 4.4).
+// exact errors the API gives for each wrong combination (400 API_KEY_INVALID, 401, 403 as published).
 #pragma once
 
 #include <optional>

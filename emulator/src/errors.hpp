@@ -1,5 +1,5 @@
-// The API's error bodies, as captured from the real service (../shared/reference/gemini-wire.md
-// section 4). Texts marked "our wording" in docs/emulator.md are plausible stand-ins for messages
+// The API's error bodies, as captured from the real service (the public API docs and bodies users
+// have published). Texts marked "our wording" in docs/emulator.md are plausible stand-ins for messages
 // nobody has captured yet.
 #pragma once
 

@@ -403,7 +403,7 @@ void Server::Impl::finish_headers(Reply& reply, Clock::time_point start, const h
     Headers h;
     h.emplace_back("Date", http_date(std::chrono::system_clock::now()));
     if (reply.google_headers) {
-        // What Google's front end sends with every API answer (reference section 5).
+        // What Google's front end sends with every API answer (seen in published header dumps).
         h.emplace_back("Vary", "Origin");
         h.emplace_back("Vary", "X-Origin");
         h.emplace_back("Vary", "Referer");

@@ -27,7 +27,7 @@ Reply decode_ok(const std::string& body) {
 
 }  // namespace
 
-TEST_CASE("Flash reply with text and image (reference 3.1)", "[codec][reply]") {
+TEST_CASE("Flash reply with text and image", "[codec][reply]") {
     std::string body = substitute(R"({"candidates": [{"content": {"parts": [
      {"text": "Sure, here is a cat: "},
      {"inlineData": {"mimeType": "image/png", "data": "@PNG@"}}],
@@ -74,7 +74,7 @@ TEST_CASE("Flash reply with text and image (reference 3.1)", "[codec][reply]") {
     REQUIRE(r.parts_json.size() < 200);
 }
 
-TEST_CASE("Pro reply with thoughtSignature on the image (reference 3.1)", "[codec][reply]") {
+TEST_CASE("Pro reply with thoughtSignature on the image", "[codec][reply]") {
     std::string body = substitute(R"({"candidates": [{"content": {"role": "model", "parts": [
     {"thoughtSignature": "EqCzQgqcs0IBcsjafEVyOV",
      "inlineData": {"mimeType": "image/jpeg", "data": "@JPG@"}}]},
@@ -157,7 +157,7 @@ TEST_CASE("output blocked: content {}, parts null, or no content at all", "[code
         const char* message_start;
     };
     const Shape shapes[] = {
-        {"IMAGE_SAFETY, parts null (reference 3.3)",
+        {"IMAGE_SAFETY, parts null",
          R"({"candidates": [{"content": {"parts": null}, "finishReason": "IMAGE_SAFETY", "index": 0,
              "finishMessage": "Unable to show the generated image. The image was filtered out because it violated Google's [Generative AI Prohibited Use policy](https://policies.google.com/terms/generative-ai/use-policy). You will not be charged for blocked images."}],
              "usageMetadata": {"promptTokenCount": 464, "candidatesTokenCount": 0, "totalTokenCount": 755, "thoughtsTokenCount": 291},
@@ -167,7 +167,7 @@ TEST_CASE("output blocked: content {}, parts null, or no content at all", "[code
          R"({"candidates": [{"content": {}, "finishReason": "IMAGE_SAFETY", "index": 0,
              "finishMessage": "Unable to show the generated image."}]})",
          "IMAGE_SAFETY", "Unable to show"},
-        {"IMAGE_OTHER, content {} (reference 3.3)",
+        {"IMAGE_OTHER, content {}",
          R"({"candidates": [{"content": {}, "finishReason": "IMAGE_OTHER", "index": 0, "finishMessage": "Unable to show the generated image. The model could not generate the image based on the prompt provided. You will not be charged for this request. Try rephrasing the prompt."}]})",
          "IMAGE_OTHER", "Unable to show the generated image. The model could not"},
         {"NO_IMAGE, no content member",
@@ -204,7 +204,7 @@ TEST_CASE("text-only refusal with STOP", "[codec][reply]") {
     REQUIRE(r.usage.candidates_tokens == 112);
 }
 
-TEST_CASE("prompt blocked: promptFeedback and no candidates (reference 3.5)", "[codec][reply]") {
+TEST_CASE("prompt blocked: promptFeedback and no candidates", "[codec][reply]") {
     Reply r = decode_ok(R"({"promptFeedback": {"blockReason": "PROHIBITED_CONTENT",
         "blockReasonMessage": "The prompt was blocked.",
         "safetyRatings": [{"category": "HARM_CATEGORY_SEXUALLY_EXPLICIT", "probability": "HIGH", "blocked": true},
@@ -246,7 +246,7 @@ TEST_CASE("empty candidates array and empty object are valid, empty replies", "[
     REQUIRE(decode_ok(R"({"candidates": [{}]})").candidate_count == 1);
 }
 
-TEST_CASE("Vertex reply: createTime, trafficType, severity scores (reference 1.4)", "[codec][reply]") {
+TEST_CASE("Vertex reply: createTime, trafficType, severity scores", "[codec][reply]") {
     std::string body = substitute(R"({"candidates": [{"content": {"role": "model", "parts": [
         {"text": "Here you go", "thoughtSignature": "AAEC"},
         {"inlineData": {"mimeType": "image/png", "data": "@PNG@"}, "thoughtSignature": "AwQF"}]},
@@ -347,9 +347,9 @@ TEST_CASE("an escaped slash in base64 data decodes as '/'", "[codec][reply]") {
     }
 }
 
-// --- error bodies, reference section 4 ---------------------------------------------------------
+// --- error bodies, as published ---------------------------------------------------------------
 
-TEST_CASE("every error body of reference 4 becomes an ApiError", "[codec][reply][errors]") {
+TEST_CASE("every published error body becomes an ApiError", "[codec][reply][errors]") {
     struct ErrorBody {
         const char* name;
         const char* body;

@@ -1,4 +1,4 @@
-// classify() on HTTP error replies: every 4xx/5xx body of reference section 4 (verbatim where the
+// classify() on HTTP error replies: every published 4xx/5xx body (verbatim where the
 // reference quotes one), plus the shapes around them. 429 has its own file.
 #include <catch2/catch.hpp>
 

@@ -11,7 +11,7 @@ using namespace policy_test;
 
 namespace {
 
-// gemini-cli#8437, verbatim (reference 4.6): TPM + RPM + RPD in one body.
+// gemini-cli#8437, verbatim: TPM + RPM + RPD in one body.
 const std::string kFreeTierMixed = R"({"error": {"code": 429,
   "message": "You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.",
   "status": "RESOURCE_EXHAUSTED",

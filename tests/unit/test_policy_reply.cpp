@@ -104,7 +104,7 @@ std::vector<ReplyCase> reply_cases() {
         // ---- the output was blocked (finishReason)
         {"finishReason SAFETY", candidate("SAFETY"), Status::BLOCKED_SAFETY, 1, false, "SAFETY",
          {"safetySettings", "The output"}, ""},
-        {"finishReason IMAGE_SAFETY (reference message)", with_message(candidate("IMAGE_SAFETY"), kImageSafetyMessage),
+        {"finishReason IMAGE_SAFETY (published message)", with_message(candidate("IMAGE_SAFETY"), kImageSafetyMessage),
          Status::BLOCKED_POLICY, 2, false, "IMAGE_SAFETY",
          {"cannot configure", "commercial context", "blocked images are not charged"}, "Unable to show the generated image"},
         {"IMAGE_SAFETY wins over interim thought images",
@@ -125,7 +125,7 @@ std::vector<ReplyCase> reply_cases() {
         // ---- no image (billed, one retry)
         {"finishReason NO_IMAGE", candidate("NO_IMAGE"), Status::NO_IMAGE, 0, true, "NO_IMAGE",
          {"one main subject", "stages", "billed"}, "finishReason NO_IMAGE"},
-        {"finishReason IMAGE_OTHER (reference fixture)", with_message(candidate("IMAGE_OTHER"), kImageOtherMessage),
+        {"finishReason IMAGE_OTHER (captured fixture)", with_message(candidate("IMAGE_OTHER"), kImageOtherMessage),
          Status::NO_IMAGE, 0, true, "IMAGE_OTHER", {"stages", "not charged"}, "could not generate the image"},
         {"MAX_TOKENS without an image", candidate("MAX_TOKENS"), Status::NO_IMAGE, 0, true, "MAX_TOKENS",
          {"maxOutputTokens"}, ""},

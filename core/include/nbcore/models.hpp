@@ -1,5 +1,5 @@
 // Facts about the image models: ids, aspect ratios, output sizes and tokens per image.
-// Source: ../shared/reference/gemini-wire.md section 3.7. The emulator answers from these
+// Source: the image-generation and pricing pages of ai.google.dev. The emulator answers from these
 // tables, and the client validates requests against them.
 #pragma once
 

@@ -23,7 +23,7 @@ constexpr Alias kAliases[] = {
     {"nano-banana-pro-preview", kModelPro},
 };
 
-// gemini-2.5-flash-image: one size per aspect ratio (reference 3.7).
+// gemini-2.5-flash-image: one size per aspect ratio (the image-generation docs).
 constexpr PixelSize kFlashSizes[10] = {
     {1024, 1024}, {832, 1248}, {1248, 832}, {864, 1184}, {1184, 864},
     {896, 1152},  {1152, 896}, {768, 1344}, {1344, 768}, {1536, 672}};

@@ -15,7 +15,7 @@
 namespace nbcore {
 namespace {
 
-// Reference 2.2: inline images up to 7 MB each, 20 MB per request, at most 14 reference images.
+// The API docs: inline images up to 7 MB each, 20 MB per request, at most 14 reference images.
 constexpr std::size_t kMaxInputImages = 14;
 constexpr std::size_t kMaxInlineImageBytes = 7u << 20;
 constexpr std::size_t kMaxRequestBytes = 20'000'000;

@@ -169,7 +169,7 @@ struct RequestHint {
     std::string_view hint;
 };
 
-// Known 400 messages and the fix each needs (reference 4.1).
+// Known 400 messages and the fix each needs (bodies users have published).
 constexpr std::array<RequestHint, 5> kRequestHints = {{
     {"only supports text output",
      "This model cannot generate images; use gemini-2.5-flash-image or gemini-3-pro-image-preview."},

@@ -20,7 +20,7 @@ struct FinishRule {
     Finish meaning;
 };
 
-// Candidate.FinishReason (reference 3.3), plus Vertex's block reasons (MODEL_ARMOR, JAILBREAK)
+// Candidate.FinishReason (generative_service proto), plus Vertex's block reasons (MODEL_ARMOR, JAILBREAK)
 // should they ever arrive as finish reasons: their names would not give them away as blocks.
 constexpr std::array<FinishRule, 20> kFinishRules = {{
     {"STOP", Finish::Normal},
