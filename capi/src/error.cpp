@@ -15,21 +15,26 @@ void clear_last_error() noexcept {
     e = nbc_error{};
 }
 
+void fill_error(nbc_error& e, const nbcore::Diagnosis& d) {
+    e.code = static_cast<int>(d.code);
+    e.http_status = d.http_status;
+    e.api_status = d.api_status;
+    e.reason = d.reason;
+    e.message = d.message.empty() ? std::string(nbcore::status_summary(d.code)) : d.message;
+    e.advice = d.advice;
+    e.retry_after_ms = d.retry_after ? d.retry_after->count() : -1;
+    e.dimension = static_cast<int>(d.dimension);
+    e.safety_layer = d.safety_layer;
+    e.retryable = d.retryable ? 1 : 0;
+}
+
 void set_last_error(const nbcore::Error& ex) noexcept {
     try {
         const nbcore::Diagnosis& d = ex.diagnosis();
         nbc_error& e = last_error();
-        e.code = static_cast<int>(d.code);
-        e.http_status = d.http_status;
-        e.api_status = d.api_status;
-        e.reason = d.reason;
-        e.message = d.message.empty() ? std::string(nbcore::status_summary(d.code)) : d.message;
-        e.advice = d.advice;
+        e = nbc_error{};
+        fill_error(e, d);
         e.route = ex.route;
-        e.retry_after_ms = d.retry_after ? d.retry_after->count() : -1;
-        e.dimension = static_cast<int>(d.dimension);
-        e.safety_layer = d.safety_layer;
-        e.retryable = d.retryable ? 1 : 0;
         e.attempts = ex.attempts;
     } catch (...) {
         set_last_error(static_cast<int>(ex.code()), "out of memory while recording an error", "");

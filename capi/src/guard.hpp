@@ -29,6 +29,7 @@ namespace nbcapi {
 
 nbc_error& last_error() noexcept;
 void clear_last_error() noexcept;
+void fill_error(nbc_error& e, const nbcore::Diagnosis& d);
 void set_last_error(const nbcore::Error& e) noexcept;
 void set_last_error(int code, const char* message, const char* advice) noexcept;
 void fill_attempt(nbc_attempt* out, const nbcore::Attempt& a) noexcept;

@@ -86,6 +86,24 @@ int main(void) {
     CHECK(chk.ok == 0 && chk.code == NBC_E_BAD_RESPONSE && chk.reason[0] != '\0');
     CHECK(nbc_check_image(&chk, NULL, 5) == NBC_E_INVALID_ARG);
 
+    /* Diagnose a body from anywhere: an owned error object, read with the same accessors. */
+    static const char body429[] =
+        "{\"error\":{\"code\":429,\"message\":\"Resource has been exhausted (e.g. check quota).\","
+        "\"status\":\"RESOURCE_EXHAUSTED\"}}";
+    nbc_error *diag = NULL;
+    CHECK(nbc_diagnose(&diag, 429, body429, sizeof body429 - 1, "Retry-After: 9\n") == NBC_OK);
+    CHECK(diag != NULL);
+    if (diag) {
+        CHECK(nbc_error_code(diag) == NBC_E_RATE_LIMITED);
+        CHECK(nbc_error_retry_after_ms(diag) == 9000);
+        CHECK(nbc_error_advice(diag)[0] != '\0');
+    }
+    nbc_error_free(diag);
+    nbc_error_free(NULL);
+    nbc_error_free((nbc_error *)nbc_error_last());   /* ignored, not freed */
+    CHECK(nbc_diagnose(&diag, 42, "x", 1, NULL) == NBC_E_INVALID_ARG && diag == NULL);
+    CHECK(nbc_diagnose(&diag, 500, NULL, 3, NULL) == NBC_E_INVALID_ARG);
+
     if (failures) { fprintf(stderr, "%d checks failed\n", failures); return 1; }
     printf("C smoke test passed\n");
     return 0;

@@ -19,7 +19,8 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 from . import _nbcore
 from ._errors import *  # noqa: F401,F403  (the exception classes are part of the API)
 from ._errors import __all__ as _error_names
-from ._types import Attempt, Image, ImageCheck, Result, RetryPolicy, Usage
+from ._errors import DIMENSION_NAMES as _DIMENSIONS
+from ._types import Attempt, Diagnosis, Image, ImageCheck, Result, RetryPolicy, Usage
 
 __version__ = _nbcore.version()
 
@@ -29,6 +30,7 @@ ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9"
 IMAGE_SIZES = ("1K", "2K", "4K")
 
 __all__ = ["Client", "RetryPolicy", "Result", "Image", "Attempt", "Usage", "ImageCheck", "check_image",
+           "Diagnosis", "diagnose",
            "DEFAULT_MODEL", "MODELS", "ASPECT_RATIOS", "IMAGE_SIZES", "__version__"] + list(_error_names)
 
 ImageInput = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", Any]
@@ -149,3 +151,23 @@ def check_image(data: Union[bytes, bytearray, memoryview]) -> ImageCheck:
     d = _nbcore.check_image(bytes(data))
     return ImageCheck(ok=d["ok"], blank=d["blank"], width=d["width"], height=d["height"],
                       reason=d["reason"], code=d["code"], mime=d["mime"], channels=d["channels"])
+
+
+def diagnose(status: int, body: Union[bytes, str], headers: Optional[Union[Dict[str, str], Iterable[Tuple[str, str]]]] = None) -> Diagnosis:
+    """Classify an HTTP status and body obtained anywhere (a log, another SDK) the way the engine
+    would, with advice. headers: a dict or (name, value) pairs; Retry-After and Content-Type are
+    read."""
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    header_text = None
+    if headers:
+        items = headers.items() if isinstance(headers, dict) else headers
+        header_text = "".join(f"{k}: {v}\n" for k, v in items)
+    d = _nbcore.diagnose(int(status), bytes(body), header_text)
+    ra = d["retry_after_ms"]
+    dim = d["dimension"]
+    return Diagnosis(code=d["name"], message=d["message"], advice=d["advice"], retryable=d["retryable"],
+                     reason=d["reason"], http_status=d["http_status"] or None, api_status=d["api_status"],
+                     dimension=_DIMENSIONS[dim] if 0 <= dim < len(_DIMENSIONS) else "UNKNOWN",
+                     retry_after=None if ra is None else ra / 1000.0,
+                     safety_layer=d["safety_layer"] or None)

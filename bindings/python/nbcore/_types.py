@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-__all__ = ["Attempt", "Image", "Result", "ImageCheck", "Usage", "RetryPolicy"]
+__all__ = ["Attempt", "Image", "Result", "ImageCheck", "Usage", "RetryPolicy", "Diagnosis"]
 
 _PRESETS = {"interactive": 0, "patient": 1, "none": 2}
 
@@ -164,3 +164,27 @@ class ImageCheck:
     code: str = "OK"
     mime: str = ""
     channels: int = 0
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """What nbcore.diagnose() makes of a status and body: the same verdict the engine reaches.
+
+    code is the class name ("OK", "RATE_LIMITED", ...); dimension "RPM", "TPM", "IPM", "RPD",
+    "ZERO", "UNKNOWN" or None; retry_after in seconds or None; safety_layer 1, 2 or None.
+    """
+
+    code: str
+    message: str
+    advice: str
+    retryable: bool
+    reason: str
+    http_status: Optional[int]
+    api_status: str
+    dimension: Optional[str]
+    retry_after: Optional[float]
+    safety_layer: Optional[int]
+
+    @property
+    def ok(self) -> bool:
+        return self.code == "OK"

@@ -14,7 +14,7 @@ import shutil
 import sys
 from typing import Any, Dict, List, Optional
 
-from . import ASPECT_RATIOS, DEFAULT_MODEL, IMAGE_SIZES, Client, NbcoreError, check_image
+from . import ASPECT_RATIOS, DEFAULT_MODEL, IMAGE_SIZES, Client, NbcoreError, check_image, diagnose
 from ._errors import STATUS_NAMES
 
 EXIT_BASE = 10
@@ -133,6 +133,38 @@ def cmd_check(args: argparse.Namespace) -> int:
     return worst
 
 
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    if args.file == "-":
+        body = sys.stdin.buffer.read()
+    else:
+        with open(args.file, "rb") as f:
+            body = f.read()
+    headers = []
+    for h in args.header or []:
+        name, sep, value = h.partition(":")
+        if not sep:
+            print(f"error: --header {h!r} is not 'Name: value'", file=sys.stderr)
+            return 2
+        headers.append((name.strip(), value.strip()))
+    d = diagnose(args.status, body, headers)
+    if args.json:
+        print(json.dumps(d.__dict__))
+    else:
+        print(f"class:      {d.code}" + (f" ({d.dimension})" if d.dimension else ""))
+        if d.reason:
+            print(f"reason:     {d.reason}")
+        if d.message:
+            print(f"message:    {d.message}")
+        if d.retry_after is not None:
+            print(f"retry in:   {d.retry_after:.1f} s")
+        if d.safety_layer:
+            print(f"safety:     layer {d.safety_layer} ({'configurable' if d.safety_layer == 1 else 'not configurable'})")
+        print(f"retryable:  {'yes' if d.retryable else 'no'}")
+        if d.advice:
+            print(f"advice:     {d.advice}")
+    return 0
+
+
 def emulator_path() -> str:
     """The bundled nbcore-emulator binary (installed inside the package), or one on PATH."""
     env = os.environ.get("NBCORE_EMULATOR")
@@ -180,6 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("files", nargs="+")
     c.add_argument("--json", action="store_true")
 
+    d = sub.add_parser("diagnose", help="classify an HTTP status and body (from a log, another SDK)")
+    d.add_argument("--status", type=int, required=True, help="the HTTP status, e.g. 429")
+    d.add_argument("file", help="file holding the response body, or - for standard input")
+    d.add_argument("--header", action="append", help="a response header 'Name: value' (repeatable)")
+    d.add_argument("--json", action="store_true")
+
     sub.add_parser("emulator", help="run the bundled Gemini-compatible emulator (see --help)",
                    add_help=False)
     return p
@@ -199,6 +237,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             return cmd_generate(args)
         if args.command == "check":
             return cmd_check(args)
+        if args.command == "diagnose":
+            return cmd_diagnose(args)
     except NbcoreError as err:
         _print_error(err, getattr(args, "json", False))
         return exit_code_for(err)

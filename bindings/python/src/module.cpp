@@ -29,22 +29,12 @@ py::dict attempt_dict(const nbc_attempt& a) {
     return d;
 }
 
+py::dict error_dict(const nbc_error* e);
+
 // Everything nbc_error_last() knows, as a dict for nbcore._errors.error_from_info().
 py::dict last_error_info() {
     const nbc_error* e = nbc_error_last();
-    py::dict d;
-    d["code"] = nbc_error_code(e);
-    d["name"] = nbc_status_name(nbc_error_code(e));
-    d["message"] = nbc_error_message(e);
-    d["advice"] = nbc_error_advice(e);
-    d["http_status"] = nbc_error_http_status(e);
-    d["api_status"] = nbc_error_api_status(e);
-    d["reason"] = nbc_error_reason(e);
-    int64_t ra = nbc_error_retry_after_ms(e);
-    d["retry_after_ms"] = ra >= 0 ? py::object(py::int_(ra)) : py::none();
-    d["dimension"] = nbc_error_dimension(e);
-    d["safety_layer"] = nbc_error_safety_layer(e);
-    d["retryable"] = nbc_error_retryable(e) != 0;
+    py::dict d = error_dict(e);
     d["route"] = nbc_error_route(e);
     py::list attempts;
     for (int i = 0, n = nbc_error_attempt_count(e); i < n; ++i) {
@@ -245,6 +235,37 @@ struct ClientHandle {
     }
 };
 
+// The fields of one nbc_error object (a diagnosis), as a dict.
+py::dict error_dict(const nbc_error* e) {
+    py::dict d;
+    d["code"] = nbc_error_code(e);
+    d["name"] = nbc_status_name(nbc_error_code(e));
+    d["message"] = nbc_error_message(e);
+    d["advice"] = nbc_error_advice(e);
+    d["http_status"] = nbc_error_http_status(e);
+    d["api_status"] = nbc_error_api_status(e);
+    d["reason"] = nbc_error_reason(e);
+    int64_t ra = nbc_error_retry_after_ms(e);
+    d["retry_after_ms"] = ra >= 0 ? py::object(py::int_(ra)) : py::none();
+    d["dimension"] = nbc_error_dimension(e);
+    d["safety_layer"] = nbc_error_safety_layer(e);
+    d["retryable"] = nbc_error_retryable(e) != 0;
+    return d;
+}
+
+py::dict diagnose(int status, py::bytes body, std::optional<std::string> headers) {
+    std::string_view v = body;
+    nbc_error* e = nullptr;
+    int rc;
+    {
+        py::gil_scoped_release nogil;
+        rc = nbc_diagnose(&e, status, v.data(), v.size(), headers ? headers->c_str() : nullptr);
+    }
+    check(rc);
+    std::unique_ptr<nbc_error, decltype(&nbc_error_free)> owned(e, &nbc_error_free);
+    return error_dict(e);
+}
+
 py::dict check_image(py::bytes data) {
     std::string_view v = data;
     nbc_image_check c = NBC_IMAGE_CHECK_INIT;
@@ -277,6 +298,7 @@ PYBIND11_MODULE(_nbcore, m) {
     m.def("strerror", [](int code) { return std::string(nbc_strerror(code)); });
     m.def("check_image", &check_image, py::arg("data"));
     m.def("retry_preset", &retry_preset, py::arg("preset"));
+    m.def("diagnose", &diagnose, py::arg("status"), py::arg("body"), py::arg("headers"));
 
     py::class_<ClientHandle>(m, "_Client")
         .def(py::init<std::optional<std::string>, std::optional<std::string>, std::optional<std::string>,

@@ -116,7 +116,8 @@ typedef struct nbc_attempt {
 #define NBC_ATTEMPT_INIT { sizeof(nbc_attempt), 0, 0, 0, -1, 0, 0, NULL, NULL }
 
 /* The last failure on this thread. Never NULL: after a success it describes NBC_OK. The object
- * stays valid until the next nbcore call on the same thread. */
+ * stays valid until the next nbcore call on the same thread (the nbc_error_* accessors below do
+ * not count). Every accessor also accepts NULL, meaning nbc_error_last(). */
 NBC_API(const nbc_error *) nbc_error_last(void);
 NBC_API(int) nbc_error_code(const nbc_error *e);
 NBC_API(const char *) nbc_error_message(const nbc_error *e);   /* never NULL */
@@ -131,6 +132,15 @@ NBC_API(int) nbc_error_retryable(const nbc_error *e);
 NBC_API(int) nbc_error_attempt_count(const nbc_error *e);
 NBC_API(const char *) nbc_error_route(const nbc_error *e);      /* "" when none */
 NBC_API(int) nbc_error_attempt(nbc_attempt *out, const nbc_error *e, int index);
+
+/* Classifies an HTTP status and body obtained anywhere (a log, another SDK) exactly as nbc_generate
+ * would, with advice. `headers` is optional: "Name: value" lines separated by "\n" (Retry-After and
+ * Content-Type are read). On NBC_OK, *out is a new error object, read with the nbc_error_*
+ * accessors and released with nbc_error_free; its code is NBC_OK when the body is a good reply. */
+NBC_API(int) nbc_diagnose(nbc_error **out, int http_status, const char *body, size_t body_len,
+                          const char *headers);
+/* Releases an object from nbc_diagnose. NULL is accepted; nbc_error_last()'s object is ignored. */
+NBC_API(void) nbc_error_free(nbc_error *e);
 
 /* ---- client ------------------------------------------------------------------------------ */
 

@@ -71,4 +71,9 @@ struct Reply {
     int chunks = 0;                          // SSE events / array elements merged into this reply
 };
 
+// The images a successful reply delivers: the final ones, or, when the model only rendered inside
+// its thinking, the last thought image (the docs: the last image within thinking is also the
+// final render).
+std::vector<const ReplyImage*> deliverable_images(const Reply& r);
+
 }  // namespace nbcore

@@ -13,6 +13,13 @@
 
 namespace nbcore {
 
+std::vector<const ReplyImage*> deliverable_images(const Reply& r) {
+    std::vector<const ReplyImage*> out;
+    for (const auto& im : r.images) out.push_back(&im);
+    if (out.empty() && !r.thought_images.empty()) out.push_back(&r.thought_images.back());
+    return out;
+}
+
 std::int64_t Usage::candidates_tokens_for(const std::string& modality) const {
     std::int64_t sum = 0;
     for (const auto& d : candidates_details)

@@ -88,15 +88,6 @@ private:
     bool stopped_on_decode_error_ = false;
 };
 
-// The images a successful reply delivers: the final ones, or when the model only rendered inside
-// its thinking, the last thought image (the docs: it is also the final render).
-std::vector<const ReplyImage*> deliverable_images(const Reply& r) {
-    std::vector<const ReplyImage*> out;
-    for (const auto& im : r.images) out.push_back(&im);
-    if (out.empty() && !r.thought_images.empty()) out.push_back(&r.thought_images.back());
-    return out;
-}
-
 // A failure decided on this side of the wire (no HTTP reply involved).
 Diagnosis local_failure(Status code, std::string reason, std::string message, std::string advice) {
     Diagnosis d;

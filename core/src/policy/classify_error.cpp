@@ -181,12 +181,16 @@ Diagnosis client_error(int http_status, const ErrorBody& e, const AdviceFacts& f
 
 // ---- 5xx: the server side ------------------------------------------------------------------
 
-Diagnosis server_error(int http_status, const ErrorBody& e, const AdviceFacts& facts) {
+// `server_delay`: what the server asked for (Retry-After, RetryInfo, "retry in"), a floor for the
+// backoff; 503s from some front ends carry a Retry-After.
+Diagnosis server_error(int http_status, const ErrorBody& e, const AdviceFacts& facts,
+                       std::optional<Millis> server_delay) {
     bool short_deadline = facts.server_timeout_sent > Millis(0) &&
                           facts.server_timeout_sent < kShortServerTimeout;
     if ((http_status == 500 || http_status == 504) && short_deadline) {
         auto d = base_diagnosis(Status::TIMEOUT, http_status, e, true);
         d.reason = "SERVER_TIMEOUT_TOO_SHORT";
+        d.retry_after = server_delay;
         return finish(std::move(d), facts);
     }
     Diagnosis d;
@@ -209,6 +213,7 @@ Diagnosis server_error(int http_status, const ErrorBody& e, const AdviceFacts& f
         d = base_diagnosis(Status::SERVER_ERROR, http_status, e, true);
         break;
     }
+    d.retry_after = server_delay;
     return finish(std::move(d), facts);
 }
 
@@ -238,7 +243,7 @@ Diagnosis classify_error(int http_status, const ErrorBody& e, const Observation&
     } else if (code >= 400 && code < 500) {
         d = client_error(code, e, facts);
     } else if (code >= 500 && code < 600) {
-        d = server_error(code, e, facts);
+        d = server_error(code, e, facts, largest_server_delay(e, obs.headers, now));
     } else {
         // 1xx/3xx or nonsense: not an answer we understand. Safe: a bounded retry.
         d = base_diagnosis(Status::BAD_RESPONSE, http_status, e, true);

@@ -1,0 +1,55 @@
+// nbc_diagnose: the policy's classify() for statuses and bodies obtained anywhere.
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "guard.hpp"
+#include "nbcore/policy.hpp"
+
+namespace {
+
+// "Name: value" lines, separated by \n (a trailing \r is dropped).
+nbcore::net::Headers parse_headers(const char* text) {
+    nbcore::net::Headers out;
+    if (!text) return out;
+    std::string_view rest(text);
+    while (!rest.empty()) {
+        auto nl = rest.find('\n');
+        std::string_view line = rest.substr(0, nl);
+        rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        auto colon = line.find(':');
+        if (colon == std::string_view::npos || colon == 0) continue;
+        std::string_view value = line.substr(colon + 1);
+        while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+        out.emplace_back(std::string(line.substr(0, colon)), std::string(value));
+    }
+    return out;
+}
+
+}  // namespace
+
+extern "C" {
+
+NBC_API(int) nbc_diagnose(nbc_error** out, int http_status, const char* body, size_t body_len,
+                          const char* headers) {
+    if (out) *out = nullptr;
+    return nbcapi::guard([&] {
+        nbcapi::require(out, "out");
+        if (!body && body_len) nbcapi::invalid_arg("body must not be NULL when body_len > 0");
+        if (http_status < 100 || http_status > 599)
+            nbcapi::invalid_arg("http_status " + std::to_string(http_status) + " is not an HTTP status (100..599)");
+        auto d = nbcore::policy::diagnose(http_status, std::string_view(body ? body : "", body_len),
+                                          parse_headers(headers), std::chrono::system_clock::now());
+        auto e = std::make_unique<nbc_error>();
+        nbcapi::fill_error(*e, d);
+        *out = e.release();
+    });
+}
+
+NBC_API(void) nbc_error_free(nbc_error* e) {
+    if (e && e != &nbcapi::last_error()) delete e;
+}
+
+}  // extern "C"
