@@ -74,6 +74,36 @@ nbcore::policy::RetryPolicy to_core_policy(const nbc_retry_policy& caller) {
     return r;
 }
 
+nbcore::RouteConfig to_core_route(const nbc_route& r, size_t index) {
+    std::string where = "nbc_client_options.routes[" + std::to_string(index) + "]";
+    nbcapi::check_struct_size(&r, sizeof(nbc_route), sizeof(nbc_route), where.c_str());
+    nbcore::RouteConfig c;
+    switch (r.kind) {
+        case NBC_ROUTE_AI_STUDIO: c.kind = nbcore::RouteKind::AiStudio; break;
+        case NBC_ROUTE_VERTEX: c.kind = nbcore::RouteKind::Vertex; break;
+        case NBC_ROUTE_CUSTOM: c.kind = nbcore::RouteKind::Custom; break;
+        default:
+            invalid_arg(where + ".kind is " + std::to_string(r.kind) +
+                        "; use NBC_ROUTE_AI_STUDIO, NBC_ROUTE_VERTEX or NBC_ROUTE_CUSTOM");
+    }
+    constexpr uint32_t kKnown = NBC_ROUTE_NO_FAILOVER_CAPACITY | NBC_ROUTE_NO_FAILOVER_QUOTA |
+                                NBC_ROUTE_NO_FAILOVER_LOCATION | NBC_ROUTE_FAILOVER_SAFETY;
+    if (r.flags & ~kKnown) invalid_arg(where + ".flags has unknown bits");
+    c.name = opt_str(r.name);
+    c.base_url = opt_str(r.base_url);
+    c.api_key = opt_str(r.api_key);
+    c.project = opt_str(r.project);
+    c.location = opt_str(r.location);
+    c.token_env = opt_str(r.token_env);
+    c.token_command = opt_str(r.token_command);
+    c.quota_pool = opt_str(r.quota_pool);
+    c.failover_on_capacity = !(r.flags & NBC_ROUTE_NO_FAILOVER_CAPACITY);
+    c.failover_on_quota = !(r.flags & NBC_ROUTE_NO_FAILOVER_QUOTA);
+    c.failover_on_location = !(r.flags & NBC_ROUTE_NO_FAILOVER_LOCATION);
+    c.failover_on_safety = (r.flags & NBC_ROUTE_FAILOVER_SAFETY) != 0;
+    return c;
+}
+
 nbcore::ClientOptions to_core_options(const nbc_client_options& o) {
     nbcore::ClientOptions c;
     c.api_key = opt_str(o.api_key);
@@ -88,8 +118,15 @@ nbcore::ClientOptions to_core_options(const nbc_client_options& o) {
     if (o.attempt_timeout_ms < 0)
         invalid_arg("nbc_client_options.attempt_timeout_ms must be >= 0 (0 = by image size)");
     if (o.idle_timeout_ms < 0) invalid_arg("nbc_client_options.idle_timeout_ms must be >= 0 (0 = 60 s)");
-    if (o.flags & ~NBC_CLIENT_STREAM)
-        invalid_arg("nbc_client_options.flags has unknown bits; only NBC_CLIENT_STREAM is defined");
+    constexpr uint32_t kKnownFlags = NBC_CLIENT_STREAM | NBC_CLIENT_DOWNGRADE_ON_TIMEOUT | NBC_CLIENT_NO_RETRY_BUDGET;
+    if (o.flags & ~kKnownFlags)
+        invalid_arg("nbc_client_options.flags has unknown bits; use NBC_CLIENT_STREAM, "
+                    "NBC_CLIENT_DOWNGRADE_ON_TIMEOUT, NBC_CLIENT_NO_RETRY_BUDGET");
+    c.downgrade_on_timeout = (o.flags & NBC_CLIENT_DOWNGRADE_ON_TIMEOUT) != 0;
+    if (o.flags & NBC_CLIENT_NO_RETRY_BUDGET) c.retry_budget.reset();
+    if (o.route_count > 0 && !o.routes) invalid_arg("nbc_client_options.routes is NULL but route_count is not 0");
+    if (o.route_count > 64) invalid_arg("nbc_client_options.route_count is above 64");
+    for (size_t i = 0; i < o.route_count; ++i) c.routes.push_back(to_core_route(o.routes[i], i));
     c.deadline = std::chrono::milliseconds(o.deadline_ms);
     c.timeouts.total = std::chrono::milliseconds(o.attempt_timeout_ms);
     c.timeouts.idle = std::chrono::milliseconds(o.idle_timeout_ms);
@@ -110,6 +147,7 @@ nbcore::ClientOptions to_core_options(const nbc_client_options& o) {
             e.reason = ev.reason.c_str();
             e.message = ev.message.c_str();
             e.route = ev.route.c_str();
+            e.image_size = ev.image_size.c_str();
             fn(&e, payload);
         };
     }
@@ -152,8 +190,8 @@ NBC_API(int) nbc_client_new(nbc_client** out, const nbc_client_options* opts) {
         require(out, "out");
         nbc_client_options o = NBC_CLIENT_OPTIONS_INIT;
         if (opts) {
-            nbcapi::check_struct_size(opts, offsetof(nbc_client_options, event_payload) + sizeof(void*),
-                                      sizeof(nbc_client_options), "nbc_client_options");
+            nbcapi::check_struct_size(opts, sizeof(nbc_client_options), sizeof(nbc_client_options),
+                                      "nbc_client_options");
             std::memcpy(&o, opts, std::min<std::size_t>(opts->struct_size, sizeof o));
         }
         auto c = std::make_unique<nbc_client>();
@@ -310,6 +348,9 @@ NBC_API(const char*) nbc_result_model_version(const nbc_result* res) {
     return res ? res->res.model_version.c_str() : "";
 }
 NBC_API(const char*) nbc_result_route(const nbc_result* res) { return res ? res->res.route.c_str() : ""; }
+NBC_API(const char*) nbc_result_image_size(const nbc_result* res) {
+    return res ? res->res.image_size.c_str() : "";
+}
 NBC_API(int) nbc_result_attempt_count(const nbc_result* res) {
     return res ? static_cast<int>(res->res.attempts.size()) : 0;
 }

@@ -196,6 +196,7 @@ TEST_CASE("credential fingerprints never contain the credential", "[routes]") {
     auto f2 = credential_fingerprint("secret-key-2");
     CHECK(f1 != f2);
     CHECK(f1.size() == 12);
+    CHECK(credential_fingerprint("") == "none");
     CHECK(f1.find("secret") == std::string::npos);
     CHECK(credential_fingerprint("secret-key-1") == f1);
 }

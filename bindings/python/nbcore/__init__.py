@@ -20,7 +20,7 @@ from . import _nbcore
 from ._errors import *  # noqa: F401,F403  (the exception classes are part of the API)
 from ._errors import __all__ as _error_names
 from ._errors import DIMENSION_NAMES as _DIMENSIONS
-from ._types import Attempt, Diagnosis, Image, ImageCheck, Result, RetryPolicy, Usage
+from ._types import Attempt, Diagnosis, Image, ImageCheck, Result, RetryPolicy, Route, Usage
 
 __version__ = _nbcore.version()
 
@@ -29,7 +29,7 @@ MODELS = ("gemini-3-pro-image-preview", "gemini-2.5-flash-image")
 ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 IMAGE_SIZES = ("1K", "2K", "4K")
 
-__all__ = ["Client", "RetryPolicy", "Result", "Image", "Attempt", "Usage", "ImageCheck", "check_image",
+__all__ = ["Client", "RetryPolicy", "Route", "Result", "Image", "Attempt", "Usage", "ImageCheck", "check_image",
            "Diagnosis", "diagnose",
            "DEFAULT_MODEL", "MODELS", "ASPECT_RATIOS", "IMAGE_SIZES", "__version__"] + list(_error_names)
 
@@ -95,7 +95,15 @@ class Client:
         attempt_timeout: seconds one attempt may take (None = chosen by image size).
         idle_timeout: longest silence in the middle of a reply body, seconds (None = 60 s).
         stream: use streamGenerateContent (server-sent events).
-        on_event: called with a dict for each attempt start/end, retry scheduled and done.
+        on_event: called with a dict for each event: attempt_start, attempt_end,
+            retry_scheduled, breaker, failover, downgrade, done.
+        vertexai, project, location: use Vertex AI (as the official SDK: default from
+            GOOGLE_GENAI_USE_VERTEXAI, GOOGLE_CLOUD_PROJECT, GOOGLE_CLOUD_LOCATION); the OAuth token
+            comes from GOOGLE_CLOUD_ACCESS_TOKEN or `gcloud auth print-access-token`.
+        routes: several endpoints in preference order (see Route); overrides base_url/vertexai.
+        downgrade_on_timeout: a timeout at 4K retries at 2K, then 1K (recorded in attempts).
+        retry_budget: bound retries to a share of requests (20% plus 1 per second) so a retry
+            storm cannot burn the quota.
     """
 
     def __init__(self, api_key: Optional[str] = None, model: str = DEFAULT_MODEL,
@@ -103,19 +111,30 @@ class Client:
                  retry: Union[str, RetryPolicy] = "interactive",
                  max_attempts: Optional[int] = None, deadline: Optional[float] = None,
                  attempt_timeout: Optional[float] = None, idle_timeout: Optional[float] = None,
-                 stream: bool = False, on_event: Optional[EventCallback] = None):
+                 stream: bool = False, on_event: Optional[EventCallback] = None,
+                 vertexai: Optional[bool] = None, project: Optional[str] = None,
+                 location: Optional[str] = None, routes: Optional[Sequence[Route]] = None,
+                 downgrade_on_timeout: bool = False, retry_budget: bool = True):
         policy = retry if isinstance(retry, RetryPolicy) else RetryPolicy.preset(retry)
         if max_attempts is not None:
             policy = policy.replace(max_attempts=int(max_attempts))
         if api_key is None:
             api_key = _env_api_key()
+        if routes is None and (vertexai or (vertexai is None and project)):
+            project = project or os.environ.get("GOOGLE_CLOUD_PROJECT") or None
+            routes = [Route("vertex", base_url=base_url, project=project,
+                            location=location or os.environ.get("GOOGLE_CLOUD_LOCATION") or None,
+                            token_env="GOOGLE_CLOUD_ACCESS_TOKEN" if project else None,
+                            token_command="gcloud auth print-access-token" if project else None)]
         self._model = model
         self._client = _nbcore._Client(
             api_key=api_key, base_url=base_url, model=model, retry=policy._to_c(),
             deadline_ms=_seconds_to_ms(deadline, "deadline"),
             attempt_timeout_ms=_seconds_to_ms(attempt_timeout, "attempt_timeout"),
             idle_timeout_ms=_seconds_to_ms(idle_timeout, "idle_timeout"),
-            stream=bool(stream), on_event=on_event)
+            stream=bool(stream), on_event=on_event,
+            routes=[r._to_c() for r in (routes or [])],
+            downgrade_on_timeout=bool(downgrade_on_timeout), retry_budget=bool(retry_budget))
 
     @property
     def model(self) -> str:
@@ -143,6 +162,7 @@ class Client:
             attempts=[Attempt.from_dict(a) for a in raw["attempts"]],
             route=raw["route"],
             model_version=raw["model_version"],
+            image_size=raw["image_size"],
         )
 
 

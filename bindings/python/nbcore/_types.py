@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-__all__ = ["Attempt", "Image", "Result", "ImageCheck", "Usage", "RetryPolicy", "Diagnosis"]
+__all__ = ["Attempt", "Image", "Result", "ImageCheck", "Usage", "RetryPolicy", "Diagnosis", "Route"]
 
 _PRESETS = {"interactive": 0, "patient": 1, "none": 2}
 
@@ -76,6 +76,7 @@ class Attempt:
     server_delay: Optional[float]   # seconds the server asked for, or None
     chosen_delay: float             # seconds waited before the next attempt
     duration: float                 # seconds the attempt took
+    image_size: str = ""            # the size this attempt asked for (changes after a downgrade)
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "Attempt":
@@ -86,6 +87,7 @@ class Attempt:
             server_delay=None if sd is None else sd / 1000.0,
             chosen_delay=d.get("chosen_delay_ms", 0) / 1000.0,
             duration=d.get("duration_ms", 0) / 1000.0,
+            image_size=d.get("image_size", ""),
         )
 
 
@@ -143,8 +145,9 @@ class Result:
     text: str
     usage: Usage
     attempts: List[Attempt]
-    route: str
+    route: str                      # the route that answered
     model_version: str
+    image_size: str = ""            # the size asked for (smaller than requested after a downgrade)
 
     @property
     def image(self) -> Image:
@@ -188,3 +191,44 @@ class Diagnosis:
     @property
     def ok(self) -> bool:
         return self.code == "OK"
+
+
+_ROUTE_KINDS = {"ai-studio": 0, "vertex": 1, "custom": 2}
+
+
+@dataclass(frozen=True)
+class Route:
+    """An endpoint for requests. Give Client(routes=[...]) several, in preference order, and it
+    fails over between them on capacity errors (never on auth or safety, unless asked).
+
+        Route("vertex", project="my-proj", location="us-central1",
+              token_command="gcloud auth print-access-token")
+        Route("custom", base_url="http://127.0.0.1:8080")
+    """
+
+    kind: str = "ai-studio"              # "ai-studio", "vertex" or "custom"
+    name: Optional[str] = None           # default: "ai-studio", "vertex:<location>", "custom:<url>"
+    base_url: Optional[str] = None
+    api_key: Optional[str] = None        # default: the client's key
+    project: Optional[str] = None        # Vertex; without it, express mode with an API key
+    location: Optional[str] = None       # Vertex; default "global"
+    token_env: Optional[str] = None      # Vertex: environment variable holding an OAuth token
+    token_command: Optional[str] = None  # Vertex: command printing one
+    quota_pool: Optional[str] = None     # routes sharing a pool do not fail over for quota errors
+    failover_on_capacity: bool = True
+    failover_on_quota: bool = True
+    failover_on_location: bool = True
+    failover_on_safety: bool = False
+
+    def _to_c(self) -> Dict[str, Any]:
+        from ._errors import InvalidArgumentError
+
+        if self.kind not in _ROUTE_KINDS:
+            raise InvalidArgumentError(f"Route kind {self.kind!r} is unknown",
+                                       advice="Use 'ai-studio', 'vertex' or 'custom'.")
+        flags = ((0 if self.failover_on_capacity else 1) | (0 if self.failover_on_quota else 2)
+                 | (0 if self.failover_on_location else 4) | (8 if self.failover_on_safety else 0))
+        return {"kind": _ROUTE_KINDS[self.kind], "name": self.name, "base_url": self.base_url,
+                "api_key": self.api_key, "project": self.project, "location": self.location,
+                "token_env": self.token_env, "token_command": self.token_command,
+                "quota_pool": self.quota_pool, "flags": flags}

@@ -56,6 +56,12 @@ class EventPrinter:
             line = f"{t} waiting {_seconds(ev['delay_ms'])} before attempt {ev['attempt'] + 1}"
             if ev["message"]:
                 line += f" ({ev['message']})"
+        elif kind == "breaker":
+            line = f"{t} circuit breaker for {ev['route']}: {ev['message']}"
+        elif kind == "failover":
+            line = f"{t} failing over to {ev['route']} ({ev['message']})"
+        elif kind == "downgrade":
+            line = f"{t} downgrading to {ev['image_size']} ({ev['message']})"
         else:
             line = f"{t} done: {ev['outcome']}"
         print(line, file=self.stream, flush=True)

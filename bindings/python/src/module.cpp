@@ -26,6 +26,7 @@ py::dict attempt_dict(const nbc_attempt& a) {
     d["duration_ms"] = a.duration_ms;
     d["route"] = a.route ? a.route : "";
     d["reason"] = a.reason ? a.reason : "";
+    d["image_size"] = a.image_size ? a.image_size : "";
     return d;
 }
 
@@ -69,8 +70,9 @@ struct EventBridge {
         if (self->pending) return;  // one failure is enough; later events are dropped
         try {
             py::dict d;
-            static const char* kinds[] = {"", "attempt_start", "attempt_end", "retry_scheduled", "done"};
-            d["kind"] = (ev->kind >= 1 && ev->kind <= 4) ? kinds[ev->kind] : "unknown";
+            static const char* kinds[] = {"",     "attempt_start", "attempt_end", "retry_scheduled",
+                                          "done", "breaker",       "failover",    "downgrade"};
+            d["kind"] = (ev->kind >= 1 && ev->kind <= 7) ? kinds[ev->kind] : "unknown";
             d["attempt"] = ev->attempt;
             d["outcome"] = nbc_status_name(ev->outcome);
             d["http_status"] = ev->http_status;
@@ -80,6 +82,7 @@ struct EventBridge {
             d["reason"] = ev->reason ? ev->reason : "";
             d["message"] = ev->message ? ev->message : "";
             d["route"] = ev->route ? ev->route : "";
+            d["image_size"] = ev->image_size ? ev->image_size : "";
             self->callback(d);
         } catch (py::error_already_set& e) {
             self->pending.emplace(std::move(e));
@@ -128,14 +131,44 @@ py::dict retry_preset(int preset) {
     return policy_to_dict(p);
 }
 
+// Routes cross as dicts of nbc_route fields; the strings live in `keep` during nbc_client_new.
+std::vector<nbc_route> routes_from(const py::list& list, std::vector<std::string>& keep) {
+    keep.reserve(list.size() * 8);   // no reallocation: c_str() pointers stay valid
+    auto str = [&](const py::dict& d, const char* k) -> const char* {
+        if (!d.contains(k) || d[k].is_none()) return nullptr;
+        keep.push_back(d[k].cast<std::string>());
+        return keep.back().c_str();
+    };
+    std::vector<nbc_route> out;
+    for (auto item : list) {
+        py::dict d = item.cast<py::dict>();
+        nbc_route r = NBC_ROUTE_INIT;
+        r.kind = d["kind"].cast<int32_t>();
+        r.name = str(d, "name");
+        r.base_url = str(d, "base_url");
+        r.api_key = str(d, "api_key");
+        r.project = str(d, "project");
+        r.location = str(d, "location");
+        r.token_env = str(d, "token_env");
+        r.token_command = str(d, "token_command");
+        r.quota_pool = str(d, "quota_pool");
+        r.flags = d["flags"].cast<uint32_t>();
+        out.push_back(r);
+    }
+    return out;
+}
+
 struct ClientHandle {
     nbc_client* client = nullptr;
     std::unique_ptr<EventBridge> events;
 
     ClientHandle(std::optional<std::string> api_key, std::optional<std::string> base_url,
                  std::optional<std::string> model, py::dict retry, int64_t deadline_ms,
-                 int64_t attempt_timeout_ms, int64_t idle_timeout_ms, bool stream, py::object on_event) {
+                 int64_t attempt_timeout_ms, int64_t idle_timeout_ms, bool stream, py::object on_event,
+                 py::list routes, bool downgrade_on_timeout, bool retry_budget) {
         nbc_retry_policy policy = policy_from_dict(retry);
+        std::vector<std::string> route_strings;
+        std::vector<nbc_route> route_list = routes_from(routes, route_strings);
         nbc_client_options o = NBC_CLIENT_OPTIONS_INIT;
         o.api_key = or_null(api_key);
         o.base_url = or_null(base_url);
@@ -144,7 +177,10 @@ struct ClientHandle {
         o.deadline_ms = deadline_ms;
         o.attempt_timeout_ms = attempt_timeout_ms;
         o.idle_timeout_ms = idle_timeout_ms;
-        o.flags = stream ? NBC_CLIENT_STREAM : 0u;
+        o.flags = (stream ? NBC_CLIENT_STREAM : 0u) | (downgrade_on_timeout ? NBC_CLIENT_DOWNGRADE_ON_TIMEOUT : 0u) |
+                  (retry_budget ? 0u : NBC_CLIENT_NO_RETRY_BUDGET);
+        o.routes = route_list.empty() ? nullptr : route_list.data();
+        o.route_count = route_list.size();
         if (!on_event.is_none()) {
             events = std::make_unique<EventBridge>();
             events->callback = on_event;
@@ -215,6 +251,7 @@ struct ClientHandle {
         out["text"] = nbc_result_text(res);
         out["model_version"] = nbc_result_model_version(res);
         out["route"] = nbc_result_route(res);
+        out["image_size"] = nbc_result_image_size(res);
         py::list attempts;
         for (int i = 0, n = nbc_result_attempt_count(res); i < n; ++i) {
             nbc_attempt a = NBC_ATTEMPT_INIT;
@@ -302,10 +339,11 @@ PYBIND11_MODULE(_nbcore, m) {
 
     py::class_<ClientHandle>(m, "_Client")
         .def(py::init<std::optional<std::string>, std::optional<std::string>, std::optional<std::string>,
-                      py::dict, int64_t, int64_t, int64_t, bool, py::object>(),
+                      py::dict, int64_t, int64_t, int64_t, bool, py::object, py::list, bool, bool>(),
              py::arg("api_key"), py::arg("base_url"), py::arg("model"), py::arg("retry"),
              py::arg("deadline_ms"), py::arg("attempt_timeout_ms"), py::arg("idle_timeout_ms"),
-             py::arg("stream"), py::arg("on_event"))
+             py::arg("stream"), py::arg("on_event"), py::arg("routes"), py::arg("downgrade_on_timeout"),
+             py::arg("retry_budget"))
         .def("generate", &ClientHandle::generate, py::arg("prompt"), py::arg("model"),
              py::arg("aspect_ratio"), py::arg("image_size"), py::arg("seed"), py::arg("temperature"),
              py::arg("system_instruction"), py::arg("images"), py::arg("safety"));

@@ -112,8 +112,9 @@ typedef struct nbc_attempt {
     int64_t duration_ms;
     const char *route;           /* valid while the owning result/error lives */
     const char *reason;
+    const char *image_size;      /* what the attempt asked for: "", "1K", "2K", "4K" */
 } nbc_attempt;
-#define NBC_ATTEMPT_INIT { sizeof(nbc_attempt), 0, 0, 0, -1, 0, 0, NULL, NULL }
+#define NBC_ATTEMPT_INIT { sizeof(nbc_attempt), 0, 0, 0, -1, 0, 0, NULL, NULL, NULL }
 
 /* The last failure on this thread. Never NULL: after a success it describes NBC_OK. The object
  * stays valid until the next nbcore call on the same thread (the nbc_error_* accessors below do
@@ -154,6 +155,9 @@ typedef struct nbc_client nbc_client;
 #define NBC_EVENT_ATTEMPT_END     2
 #define NBC_EVENT_RETRY_SCHEDULED 3
 #define NBC_EVENT_DONE            4
+#define NBC_EVENT_BREAKER         5   /* a route's circuit breaker changed state; message says how */
+#define NBC_EVENT_FAILOVER        6   /* the next attempt goes to another route (route) */
+#define NBC_EVENT_DOWNGRADE       7   /* the next attempt asks for a smaller image (image_size) */
 
 typedef struct nbc_event {
     uint32_t struct_size;
@@ -167,6 +171,7 @@ typedef struct nbc_event {
     const char *reason;          /* valid during the callback only */
     const char *message;
     const char *route;
+    const char *image_size;
 } nbc_event;
 
 /* Called on the thread running the request. Must not call back into the same client. */
@@ -193,7 +198,35 @@ typedef struct nbc_retry_policy {
  * (sizeof(nbc_retry_policy)). */
 NBC_API(int) nbc_retry_policy_preset(nbc_retry_policy *out, int preset);
 
-#define NBC_CLIENT_STREAM 1u       /* use streamGenerateContent (SSE) */
+#define NBC_CLIENT_STREAM               1u  /* use streamGenerateContent (SSE) */
+#define NBC_CLIENT_DOWNGRADE_ON_TIMEOUT 2u  /* a TIMEOUT at 4K retries at 2K, then 1K (recorded) */
+#define NBC_CLIENT_NO_RETRY_BUDGET      4u  /* do not bound retries to a share of requests */
+
+/* Where requests go. A client takes an ordered list (preference order) and fails over between
+ * them on capacity errors, never on auth or safety (unless asked). */
+#define NBC_ROUTE_AI_STUDIO 0
+#define NBC_ROUTE_VERTEX    1     /* regional, global (location "global"), "us"/"eu", or express */
+#define NBC_ROUTE_CUSTOM    2     /* any base URL serving the Gemini API paths */
+
+#define NBC_ROUTE_NO_FAILOVER_CAPACITY 1u  /* do not fail over to/from this route on 5xx/timeouts */
+#define NBC_ROUTE_NO_FAILOVER_QUOTA    2u  /* ... nor on exhausted quota */
+#define NBC_ROUTE_NO_FAILOVER_LOCATION 4u  /* ... nor on location refusals */
+#define NBC_ROUTE_FAILOVER_SAFETY      8u  /* do fail over on safety blocks (off by default) */
+
+typedef struct nbc_route {
+    uint32_t struct_size;
+    int32_t kind;                /* NBC_ROUTE_* */
+    const char *name;            /* NULL: derived ("ai-studio", "vertex:us-central1", "custom:<url>") */
+    const char *base_url;        /* NULL: the kind's public endpoint (required for CUSTOM) */
+    const char *api_key;         /* NULL: the client's key */
+    const char *project;         /* Vertex: NULL = express mode with an API key */
+    const char *location;        /* Vertex: NULL = "global" */
+    const char *token_env;       /* Vertex with a project: environment variable holding an OAuth token */
+    const char *token_command;   /* ... or a command printing one ("gcloud auth print-access-token") */
+    const char *quota_pool;      /* NULL: derived; routes sharing a pool do not fail over for quota */
+    uint32_t flags;              /* NBC_ROUTE_* bits */
+} nbc_route;
+#define NBC_ROUTE_INIT { sizeof(nbc_route), NBC_ROUTE_AI_STUDIO, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0 }
 
 typedef struct nbc_client_options {
     uint32_t struct_size;
@@ -209,8 +242,10 @@ typedef struct nbc_client_options {
     int64_t idle_timeout_ms;     /* longest silence inside a reply body, 0: 60 s */
     nbc_event_fn on_event;       /* optional */
     void *event_payload;
+    const nbc_route *routes;     /* NULL: one route from base_url and the environment; copied */
+    size_t route_count;
 } nbc_client_options;
-#define NBC_CLIENT_OPTIONS_INIT { sizeof(nbc_client_options), 0, NULL, NULL, NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL }
+#define NBC_CLIENT_OPTIONS_INIT { sizeof(nbc_client_options), 0, NULL, NULL, NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, 0 }
 
 /* Fills *opts with defaults; struct_size is the caller's sizeof(nbc_client_options). */
 NBC_API(int) nbc_client_options_init(nbc_client_options *opts, size_t struct_size);
@@ -259,7 +294,8 @@ NBC_API(int) nbc_result_image_count(const nbc_result *res);
 NBC_API(int) nbc_result_image(nbc_image_info *out, const nbc_result *res, int index);
 NBC_API(const char *) nbc_result_text(const nbc_result *res);          /* "" when none */
 NBC_API(const char *) nbc_result_model_version(const nbc_result *res);
-NBC_API(const char *) nbc_result_route(const nbc_result *res);
+NBC_API(const char *) nbc_result_route(const nbc_result *res);          /* the route that answered */
+NBC_API(const char *) nbc_result_image_size(const nbc_result *res);     /* asked for; differs after a downgrade */
 NBC_API(int) nbc_result_attempt_count(const nbc_result *res);
 NBC_API(int) nbc_result_attempt(nbc_attempt *out, const nbc_result *res, int index);
 

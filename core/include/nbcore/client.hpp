@@ -14,6 +14,8 @@
 #include "nbcore/image.hpp"
 #include "nbcore/policy.hpp"
 #include "nbcore/redact.hpp"
+#include "nbcore/resilience.hpp"
+#include "nbcore/routes.hpp"
 #include "nbcore/reply.hpp"
 #include "nbcore/request.hpp"
 #include "nbcore/status.hpp"
@@ -24,10 +26,13 @@ namespace nbcore {
 inline constexpr std::string_view kAiStudioBaseUrl = "https://generativelanguage.googleapis.com";
 
 enum class EventKind {
-    AttemptStart,     // an attempt is about to be sent
-    AttemptEnd,       // it ended with an outcome (OK or a class)
-    RetryScheduled,   // waiting `delay` before the next attempt
-    Done,             // the request finished (success or final error)
+    AttemptStart,       // an attempt is about to be sent
+    AttemptEnd,         // it ended with an outcome (OK or a class)
+    RetryScheduled,     // waiting `delay` before the next attempt
+    Done,               // the request finished (success or final error)
+    BreakerTransition,  // a route's circuit breaker changed state (message says from -> to, why)
+    FailOver,           // the next attempt goes to another route (`route`)
+    Downgrade,          // the next attempt asks for a smaller image (`image_size`)
 };
 
 struct Event {
@@ -40,16 +45,22 @@ struct Event {
     std::optional<std::chrono::milliseconds> server_delay;
     std::chrono::milliseconds delay{0};          // RetryScheduled: the chosen wait
     std::chrono::milliseconds elapsed{0};        // since the request started
-    std::string route;
+    std::string route;                           // the attempt's route (FailOver: the new one)
+    std::string image_size;                      // the size asked for (Downgrade: the new one)
 };
 using EventCallback = std::function<void(const Event&)>;
 
 struct ClientOptions {
     std::string api_key;                 // "" = GOOGLE_API_KEY, then GEMINI_API_KEY
     std::string base_url;                // "" = GOOGLE_GEMINI_BASE_URL, then AI Studio
-    std::string api_version = "v1beta";
+    // Where requests go, in preference order. Empty: one route from base_url and the environment
+    // (see default_routes()).
+    std::vector<RouteConfig> routes;
     std::string model;                   // "" = kDefaultModel
     policy::RetryPolicy retry = policy::RetryPolicy::interactive();
+    policy::BreakerConfig breaker;       // per (route, model, credential)
+    std::optional<policy::RetryBudgetConfig> retry_budget = policy::RetryBudgetConfig{};  // nullopt: none
+    bool downgrade_on_timeout = false;   // a TIMEOUT at 4K retries at 2K, then 1K (recorded)
     net::Timeouts timeouts;              // per attempt; first_byte 0 = chosen by image size
     std::chrono::milliseconds deadline{0};   // default total deadline per request, 0 = none
     api::DecodeLimits decode_limits;
@@ -88,7 +99,8 @@ struct Result {
     std::string response_id;
     std::string finish_reason;
     std::vector<Attempt> attempts;
-    std::string route;
+    std::string route;              // the route that served the answer
+    std::string image_size;         // the size it was asked for (differs after a downgrade)
     std::chrono::milliseconds elapsed{0};
 };
 
@@ -103,7 +115,9 @@ public:
     Result generate(const Request& req, const CallOptions& call = {});
 
     const ClientOptions& options() const noexcept;
-    std::string route_name() const;      // "ai-studio" or "custom:<base url>"
+    std::vector<std::string> route_names() const;   // in preference order
+    // Every circuit breaker this client has used, with its state now.
+    std::vector<policy::BreakerSnapshot> breakers() const;
 
 private:
     struct Impl;

@@ -11,11 +11,13 @@
 #include <vector>
 
 #include "nbcore/clock.hpp"
+#include "nbcore/resilience.hpp"
 #include "nbcore/transport.hpp"
 
 namespace nbcore {
 
-enum class RouteKind { AiStudio, Vertex, Custom };
+using policy::RouteKind;
+using policy::credential_fingerprint;
 
 struct RouteConfig {
     std::string name;            // "" = derived: "ai-studio", "vertex:us-central1", "custom:<url>"
@@ -37,6 +39,7 @@ struct RouteConfig {
     std::string quota_pool;      // "" = derived from the kind, project and key
     bool failover_on_capacity = true;
     bool failover_on_quota = true;
+    bool failover_on_location = true;   // to another entry point or project
     bool failover_on_safety = false;
 };
 
@@ -53,8 +56,8 @@ std::vector<RouteConfig> default_routes(const std::string& base_url);
 // The URL of generateContent (or streamGenerateContent?alt=sse) for a model on a route.
 std::string route_url(const RouteConfig& r, const std::string& model, bool stream);
 
-// A short non-reversible fingerprint of a credential (never the credential itself).
-std::string credential_fingerprint(const std::string& secret);
+// The planner's view of a route (name, kind, quota pool and failover flags).
+policy::Route planning_route(const RouteConfig& r);
 
 // Produces the headers that authenticate one request on a route. Thread-safe; a command's token
 // is cached, and invalidate() forces a refresh (after a 401).

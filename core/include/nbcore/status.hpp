@@ -69,6 +69,7 @@ struct Diagnosis {
 struct Attempt {
     int number = 0;                      // 1-based
     std::string route;                   // "ai-studio", "vertex:us-central1", "custom:http://127.0.0.1:1234"
+    std::string image_size;              // the size this attempt asked for ("" = the API's default)
     Status outcome = Status::OK;
     int http_status = 0;
     std::string reason;

@@ -1,5 +1,6 @@
 // Client::generate: the glue around the pure pieces. One request runs
-//   validate -> [attempt: encode, send (streaming decode), validate images, classify, decide]* -> Result
+//   validate -> [admit (breaker) -> attempt: encode, send (streaming decode), validate images,
+//                classify -> record (breaker) -> plan: retry / fail over / downgrade / fail]* -> Result
 // and every attempt is recorded and reported through events.
 #include "nbcore/client.hpp"
 
@@ -29,10 +30,13 @@ std::string env(const char* name) {
     return v ? trim(v) : std::string();
 }
 
-std::string strip_trailing_slash(std::string s) {
-    while (!s.empty() && s.back() == '/') s.pop_back();
-    return s;
-}
+// One route as the engine holds it: its configuration, credentials and circuit breaker key.
+struct RouteSlot {
+    RouteConfig config;
+    policy::Route planning;
+    std::unique_ptr<RouteAuth> auth;
+    std::string credential;   // what the breaker key fingerprints (key or project)
+};
 
 // Generation time grows with the image size; an attempt that has heard nothing for this long
 // is treated as lost. 4K answers regularly take 60-120 s of silence.
@@ -111,43 +115,159 @@ std::string api_key_from_env(bool* both_set) {
     return !google.empty() ? google : gemini;
 }
 
+// What one attempt produced.
+struct AttemptOutcome {
+    Diagnosis diag;
+    Reply reply;
+    std::vector<image::Check> checks;    // per deliverable image
+    std::vector<image::Pixels> pixels;   // kept when keep_pixels
+    std::string secret;                  // the credential it used (for redaction)
+};
+
 struct Client::Impl {
     ClientOptions opt;
-    std::string base_url;   // without trailing slash
-    std::string route;
+    std::vector<RouteSlot> routes;
+    policy::BreakerRegistry breakers;
+    std::unique_ptr<policy::RetryBudget> budget;
 
-    explicit Impl(ClientOptions o) : opt(std::move(o)) {
+    explicit Impl(ClientOptions o) : opt(std::move(o)), breakers(opt.breaker) {
         if (opt.api_key.empty()) opt.api_key = api_key_from_env();
         opt.api_key = trim(opt.api_key);
-        if (opt.base_url.empty()) opt.base_url = env("GOOGLE_GEMINI_BASE_URL");
-        base_url = strip_trailing_slash(opt.base_url.empty() ? std::string(kAiStudioBaseUrl) : opt.base_url);
-        if (base_url.rfind("http://", 0) != 0 && base_url.rfind("https://", 0) != 0)
-            throw_invalid_arg("base_url \"" + redact(base_url) + "\" must start with http:// or https://");
-        if (base_url.rfind("http://", 0) == 0 && !net::is_loopback_url(base_url))
-            throw_invalid_arg("base_url \"" + redact(base_url) +
-                              "\" uses plain http to a non-loopback host; API keys are only sent over "
-                              "https (plain http is allowed for 127.0.0.1/localhost emulators)");
-        route = base_url == kAiStudioBaseUrl ? "ai-studio" : "custom:" + base_url;
         if (opt.model.empty()) opt.model = std::string(kDefaultModel);
-        if (opt.api_version.empty()) opt.api_version = "v1beta";
         if (!opt.transport) opt.transport = net::make_curl_transport();
         if (!opt.clock) opt.clock = SystemClock::instance();
         if (!opt.rng) opt.rng = std::make_shared<DefaultRng>();
         if (opt.retry.max_attempts < 1) throw_invalid_arg("retry.max_attempts must be at least 1");
+        if (opt.retry_budget) budget = std::make_unique<policy::RetryBudget>(*opt.retry_budget);
+
+        auto configs = opt.routes.empty() ? default_routes(opt.base_url) : opt.routes;
+        for (auto& c : configs) {
+            RouteSlot slot;
+            slot.config = resolve_route(std::move(c), opt.api_key);
+            for (const auto& other : routes)
+                if (other.config.name == slot.config.name)
+                    throw_invalid_arg("two routes are named \"" + slot.config.name + "\"; give each a distinct name");
+            slot.planning = planning_route(slot.config);
+            slot.auth = std::make_unique<RouteAuth>(slot.config, opt.clock);
+            bool oauth = slot.config.kind == RouteKind::Vertex && !slot.config.project.empty();
+            slot.credential = oauth ? "project:" + slot.config.project : slot.config.api_key;
+            routes.push_back(std::move(slot));
+        }
     }
 
     void emit(const Event& ev) const {
         if (opt.on_event) opt.on_event(ev);
     }
 
-    std::string url_for(const std::string& model) const {
-        std::string u = base_url + "/" + opt.api_version + "/models/" + model;
-        u += opt.stream ? ":streamGenerateContent?alt=sse" : ":generateContent";
-        return u;
+    std::shared_ptr<policy::CircuitBreaker> breaker(std::size_t route, const std::string& model) {
+        return breakers.get(routes[route].config.name, model, routes[route].credential);
     }
 
-    Result generate(const Request& req_in, const CallOptions& call);
+    std::vector<policy::RouteView> route_views(const std::string& model, SteadyTime now) {
+        std::vector<policy::RouteView> views;
+        views.reserve(routes.size());
+        for (std::size_t i = 0; i < routes.size(); ++i)
+            views.push_back({routes[i].planning, breaker(i, model)->peek(now)});
+        return views;
+    }
+
+    AttemptOutcome attempt(std::size_t route, const std::string& model, const Request& req,
+                           const std::string& body, milliseconds timeout, bool capped_by_deadline,
+                           milliseconds total_budget, int number, const CancelToken* cancel);
+
+    Result generate(const Request& req, const CallOptions& call);
 };
+
+AttemptOutcome Client::Impl::attempt(std::size_t route, const std::string& model, const Request& req,
+                                     const std::string& body, milliseconds timeout,
+                                     bool capped_by_deadline, milliseconds total_budget, int number,
+                                     const CancelToken* cancel) {
+    AttemptOutcome out;
+    RouteSlot& slot = routes[route];
+
+    net::HttpRequest http;
+    http.url = route_url(slot.config, model, opt.stream);
+    http.body = body;
+    http.timeouts = opt.timeouts;
+    http.timeouts.total = timeout;
+    if (http.timeouts.idle.count() == 0) http.timeouts.idle = milliseconds(60'000);
+    // The server enforces the same budget (X-Server-Timeout, seconds), like the official SDKs.
+    auto server_timeout_s = (timeout.count() + 999) / 1000;
+    try {
+        slot.auth->add_headers(http.headers);
+    } catch (const Error& e) {
+        out.diag = e.diagnosis();   // no credential: the attempt is not sent
+        return out;
+    }
+    out.secret = slot.auth->current_secret();
+    http.headers.emplace_back("Content-Type", "application/json");
+    http.headers.emplace_back("x-goog-api-client", "nbcore/0.1.0");
+    http.headers.emplace_back("X-Server-Timeout", std::to_string(server_timeout_s));
+
+    ReplySink sink(opt.decode_limits);
+    net::TransportResult tr = opt.transport->send(http, sink, cancel);
+
+    net::TransportResult effective = tr;
+    std::string decode_error;
+    bool over_limit = false;
+    bool have_reply = false;
+    std::string skeleton;
+    if (auto* dec = sink.decoder()) {
+        if (tr.error == net::TransportErrorKind::Aborted && sink.stopped_on_decode_error()) {
+            // We stopped the transfer ourselves because the body was malformed or too big.
+            over_limit = dec->over_limit();
+            if (!over_limit) effective.error = net::TransportErrorKind::None;
+            decode_error = dec->error();
+        } else if (tr.error == net::TransportErrorKind::None) {
+            if (dec->finish()) {
+                out.reply = dec->take();
+                have_reply = true;
+            } else {
+                decode_error = dec->error();
+                over_limit = dec->over_limit();
+            }
+        }
+        skeleton = dec->skeleton();
+    }
+
+    // Validate every image we would deliver; the first failure decides.
+    const image::Check* failed_image = nullptr;
+    if (have_reply && effective.error == net::TransportErrorKind::None) {
+        auto deliver = deliverable_images(out.reply);
+        out.checks.reserve(deliver.size());
+        out.pixels.resize(deliver.size());
+        for (std::size_t i = 0; i < deliver.size(); ++i) {
+            const Blob& b = *deliver[i]->data;
+            out.checks.push_back(image::check(b.data(), b.size(), opt.image_limits, opt.blank_rules,
+                                              opt.keep_pixels ? &out.pixels[i] : nullptr));
+            if (!out.checks.back().ok && !failed_image) failed_image = &out.checks.back();
+        }
+    }
+
+    policy::Observation obs;
+    obs.transport = &effective;
+    obs.http_status = sink.status();
+    obs.headers = &sink.headers();
+    obs.body = sink.decoder() ? std::string_view(skeleton) : std::string_view(sink.raw());
+    obs.reply = have_reply ? &out.reply : nullptr;
+    obs.decode_error = decode_error;
+    obs.decode_over_limit = over_limit;
+    obs.failed_image = failed_image;
+    obs.model = model;
+    obs.image_size = req.image_size;
+    obs.server_timeout_sent = milliseconds(server_timeout_s * 1000);
+    out.diag = policy::classify(obs, opt.clock->wall());
+    if (out.diag.http_status == 0) out.diag.http_status = sink.status();
+    if (capped_by_deadline && out.diag.code == Status::TIMEOUT &&
+        tr.error == net::TransportErrorKind::TotalTimeout) {
+        out.diag.code = Status::DEADLINE;
+        out.diag.retryable = false;
+        out.diag.message = "the deadline of " + std::to_string(total_budget.count()) +
+                           " ms ran out during attempt " + std::to_string(number);
+        out.diag.advice = kDeadlineAdvice;
+    }
+    return out;
+}
 
 Result Client::Impl::generate(const Request& req_in, const CallOptions& call) {
     Clock& clock = *opt.clock;
@@ -156,49 +276,81 @@ Result Client::Impl::generate(const Request& req_in, const CallOptions& call) {
 
     const std::string model = canonical_model_id(req_in.model.empty() ? opt.model : req_in.model);
     validate_request(req_in, model);
-    if (opt.api_key.empty())
-        throw Error(local_failure(Status::AUTH, "NO_API_KEY", "no API key was given",
-                                  "Set GOOGLE_API_KEY or GEMINI_API_KEY (or pass api_key); keys come "
-                                  "from https://aistudio.google.com/apikey."));
 
     milliseconds total_budget = call.deadline.count() > 0 ? call.deadline : opt.deadline;
     std::optional<SteadyTime> deadline;
     if (total_budget.count() > 0) deadline = started + total_budget;
 
-    const std::string body = api::encode_request(req_in);
+    Request req = req_in;   // the image size may be downgraded; images are shared, not copied
+    std::string body = api::encode_request(req);
     std::vector<Attempt> attempts;
     policy::RetryState state;
+    std::size_t current = 0;
+    std::string last_secret = opt.api_key;
+    bool refreshed_token = false;
+    if (budget) budget->on_request(clock.now());
+
+    auto event = [&](EventKind kind, int number) {
+        Event ev;
+        ev.kind = kind;
+        ev.attempt = number;
+        ev.elapsed = elapsed();
+        ev.route = routes[current].config.name;
+        ev.image_size = req.image_size;
+        return ev;
+    };
 
     auto fail = [&](Diagnosis d) -> Error {
-        d.message = redact(d.message, opt.api_key);
+        d.message = redact(redact(d.message, opt.api_key), last_secret);
+        d.advice = redact(d.advice, last_secret);
         Error e(std::move(d));
         e.attempts = attempts;
-        e.route = attempts.empty() ? std::string() : route;
-        Event done;
-        done.kind = EventKind::Done;
-        done.attempt = static_cast<int>(attempts.size());
+        e.route = attempts.empty() ? std::string() : attempts.back().route;
+        Event done = event(EventKind::Done, static_cast<int>(attempts.size()));
         done.outcome = e.code();
         done.http_status = e.diagnosis().http_status;
         done.reason = e.diagnosis().reason;
         done.message = e.diagnosis().message;
-        done.elapsed = elapsed();
-        done.route = route;
         emit(done);
         return e;
     };
+
+    // Start on the first route whose breaker admits; when none does, wait for the earliest.
+    {
+        auto now = clock.now();
+        auto views = route_views(model, now);
+        std::optional<std::size_t> open_route;
+        SteadyTime earliest = SteadyTime::max();
+        for (std::size_t i = 0; i < views.size(); ++i) {
+            if (views[i].admission.allowed) { open_route = i; break; }
+            earliest = std::min(earliest, views[i].admission.retry_at);
+        }
+        if (open_route) {
+            current = *open_route;
+        } else {
+            auto wait = duration_cast<milliseconds>(earliest - now);
+            if ((deadline && earliest >= *deadline) || wait > opt.retry.max_wait) {
+                auto d = local_failure(Status::UNAVAILABLE, "CIRCUIT_OPEN",
+                                       "every route's circuit breaker is open after repeated failures",
+                                       "Wait for retry_after, or add another route (another region or "
+                                       "Vertex AI) so requests can fail over.");
+                d.retry_after = wait;
+                d.retryable = true;
+                throw fail(std::move(d));
+            }
+            if (!clock.sleep_until(earliest, call.cancel))
+                throw fail(local_failure(Status::CANCELLED, "CANCELLED", "cancelled while every route was open",
+                                         kCancelledAdvice));
+        }
+    }
 
     for (int number = 1;; ++number) {
         if (call.cancel && call.cancel->cancelled())
             throw fail(local_failure(Status::CANCELLED, "CANCELLED",
                                      "cancelled before attempt " + std::to_string(number), kCancelledAdvice));
 
-        // Per-attempt timeouts, never beyond the total deadline.
-        net::HttpRequest http;
-        http.url = url_for(model);
-        http.body = body;
-        http.timeouts = opt.timeouts;
-        if (http.timeouts.total.count() == 0) http.timeouts.total = default_attempt_timeout(req_in.image_size);
-        if (http.timeouts.idle.count() == 0) http.timeouts.idle = milliseconds(60'000);
+        // Per-attempt timeout, never beyond the total deadline.
+        milliseconds timeout = opt.timeouts.total.count() ? opt.timeouts.total : default_attempt_timeout(req.image_size);
         bool capped_by_deadline = false;
         if (deadline) {
             auto remaining = duration_cast<milliseconds>(*deadline - clock.now());
@@ -207,181 +359,157 @@ Result Client::Impl::generate(const Request& req_in, const CallOptions& call) {
                                          "the deadline of " + std::to_string(total_budget.count()) +
                                              " ms ran out before attempt " + std::to_string(number),
                                          kDeadlineAdvice));
-            if (remaining < http.timeouts.total) {
-                http.timeouts.total = remaining;
+            if (remaining < timeout) {
+                timeout = remaining;
                 capped_by_deadline = true;
             }
         }
-        // The server enforces the same budget (X-Server-Timeout, seconds), like the official SDKs.
-        auto server_timeout_s = (http.timeouts.total.count() + 999) / 1000;
-        http.headers = {{"x-goog-api-key", opt.api_key},
-                        {"Content-Type", "application/json"},
-                        {"x-goog-api-client", "nbcore/0.1.0"},
-                        {"X-Server-Timeout", std::to_string(server_timeout_s)}};
 
-        Event start;
-        start.kind = EventKind::AttemptStart;
-        start.attempt = number;
-        start.elapsed = elapsed();
-        start.route = route;
+        auto br = breaker(current, model);
+        policy::Admission admission = br->admit(clock.now());
+
+        Event start = event(EventKind::AttemptStart, number);
         start.message = "sending attempt " + std::to_string(number) + " to " + model;
         emit(start);
 
-        ReplySink sink(opt.decode_limits);
         const SteadyTime sent_at = clock.now();
-        net::TransportResult tr = opt.transport->send(http, sink, call.cancel);
+        AttemptOutcome out = attempt(current, model, req, body, timeout, capped_by_deadline, total_budget,
+                                     number, call.cancel);
+        if (!out.secret.empty()) last_secret = out.secret;
+        Diagnosis& diag = out.diag;
+        diag.message = redact(redact(diag.message, opt.api_key), last_secret);
 
-        // What the attempt produced, for classify().
-        net::TransportResult effective = tr;
-        std::string decode_error;
-        bool over_limit = false;
-        Reply reply;
-        bool have_reply = false;
-        std::string skeleton;
-        if (auto* dec = sink.decoder()) {
-            if (tr.error == net::TransportErrorKind::Aborted && sink.stopped_on_decode_error()) {
-                // We stopped the transfer ourselves because the body was malformed or too big.
-                over_limit = dec->over_limit();
-                if (!over_limit) effective.error = net::TransportErrorKind::None;
-                decode_error = dec->error();
-            } else if (tr.error == net::TransportErrorKind::None) {
-                if (dec->finish()) {
-                    reply = dec->take();
-                    have_reply = true;
-                } else {
-                    decode_error = dec->error();
-                    over_limit = dec->over_limit();
-                }
-            }
-            skeleton = dec->skeleton();
+        if (auto t = br->record(diag, clock.now(), admission.probe)) {
+            Event ev = event(EventKind::BreakerTransition, number);
+            ev.message = std::string(policy::breaker_state_name(t->from)) + " -> " +
+                         std::string(policy::breaker_state_name(t->to)) + ": " + t->why;
+            ev.outcome = diag.code;
+            emit(ev);
         }
-
-        // Validate every image we would deliver; the first failure decides.
-        std::vector<image::Check> checks;
-        std::vector<image::Pixels> pixels;
-        const image::Check* failed_image = nullptr;
-        if (have_reply && effective.error == net::TransportErrorKind::None) {
-            auto deliver = deliverable_images(reply);
-            checks.reserve(deliver.size());
-            pixels.resize(deliver.size());
-            for (std::size_t i = 0; i < deliver.size(); ++i) {
-                const Blob& b = *deliver[i]->data;
-                checks.push_back(image::check(b.data(), b.size(), opt.image_limits, opt.blank_rules,
-                                              opt.keep_pixels ? &pixels[i] : nullptr));
-                if (!checks.back().ok && !failed_image) failed_image = &checks.back();
-            }
-        }
-
-        policy::Observation obs;
-        obs.transport = &effective;
-        obs.http_status = sink.status();
-        obs.headers = &sink.headers();
-        obs.body = sink.decoder() ? std::string_view(skeleton) : std::string_view(sink.raw());
-        obs.reply = have_reply ? &reply : nullptr;
-        obs.decode_error = decode_error;
-        obs.decode_over_limit = over_limit;
-        obs.failed_image = failed_image;
-        obs.model = model;
-        obs.image_size = req_in.image_size;
-        obs.server_timeout_sent = milliseconds(server_timeout_s * 1000);
-        Diagnosis diag = policy::classify(obs, clock.wall());
-        if (capped_by_deadline && diag.code == Status::TIMEOUT &&
-            tr.error == net::TransportErrorKind::TotalTimeout) {
-            diag.code = Status::DEADLINE;
-            diag.retryable = false;
-            diag.message = "the deadline of " + std::to_string(total_budget.count()) +
-                           " ms ran out during attempt " + std::to_string(number);
-            diag.advice = kDeadlineAdvice;
-        }
-        diag.message = redact(diag.message, opt.api_key);
 
         Attempt a;
         a.number = number;
-        a.route = route;
+        a.route = routes[current].config.name;
+        a.image_size = req.image_size;
         a.outcome = diag.code;
-        a.http_status = diag.http_status ? diag.http_status : sink.status();
+        a.http_status = diag.http_status;
         a.reason = diag.reason;
         a.server_delay = diag.retry_after;
         a.duration = duration_cast<milliseconds>(clock.now() - sent_at);
         attempts.push_back(a);
 
-        Event end;
-        end.kind = EventKind::AttemptEnd;
-        end.attempt = number;
+        Event end = event(EventKind::AttemptEnd, number);
         end.outcome = diag.code;
         end.http_status = a.http_status;
         end.reason = diag.reason;
         end.message = diag.code == Status::OK ? "ok" : diag.message;
         end.server_delay = diag.retry_after;
-        end.elapsed = elapsed();
-        end.route = route;
         emit(end);
 
         if (diag.code == Status::OK) {
             Result res;
-            auto deliver = deliverable_images(reply);
+            auto deliver = deliverable_images(out.reply);
             for (std::size_t i = 0; i < deliver.size(); ++i) {
                 ResultImage ri;
-                ri.mime = deliver[i]->mime.empty() ? checks[i].mime : deliver[i]->mime;
+                ri.mime = deliver[i]->mime.empty() ? out.checks[i].mime : deliver[i]->mime;
                 ri.data = deliver[i]->data;
-                ri.width = checks[i].width;
-                ri.height = checks[i].height;
-                ri.channels = checks[i].channels;
-                ri.stats = checks[i].stats;
+                ri.width = out.checks[i].width;
+                ri.height = out.checks[i].height;
+                ri.channels = out.checks[i].channels;
+                ri.stats = out.checks[i].stats;
                 ri.thought_signature = deliver[i]->thought_signature;
-                if (opt.keep_pixels) ri.pixels = std::make_shared<const image::Pixels>(std::move(pixels[i]));
+                if (opt.keep_pixels)
+                    ri.pixels = std::make_shared<const image::Pixels>(std::move(out.pixels[i]));
                 res.images.push_back(std::move(ri));
             }
-            res.text = std::move(reply.text);
-            res.usage = std::move(reply.usage);
+            res.text = std::move(out.reply.text);
+            res.usage = std::move(out.reply.usage);
             res.model = model;
-            res.model_version = std::move(reply.model_version);
-            res.response_id = std::move(reply.response_id);
-            res.finish_reason = std::move(reply.finish_reason);
+            res.model_version = std::move(out.reply.model_version);
+            res.response_id = std::move(out.reply.response_id);
+            res.finish_reason = std::move(out.reply.finish_reason);
             res.attempts = std::move(attempts);
-            res.route = route;
+            res.route = routes[current].config.name;
+            res.image_size = req.image_size;
             res.elapsed = elapsed();
-            Event done;
-            done.kind = EventKind::Done;
-            done.attempt = number;
+            Event done = event(EventKind::Done, number);
             done.outcome = Status::OK;
-            done.elapsed = res.elapsed;
-            done.route = route;
             emit(done);
             return res;
+        }
+
+        // An expired OAuth token: refresh it and try once more at once.
+        if (diag.code == Status::AUTH && diag.http_status == 401 && !refreshed_token &&
+            routes[current].config.kind == RouteKind::Vertex && !routes[current].config.project.empty() &&
+            number < opt.retry.max_attempts) {
+            refreshed_token = true;
+            routes[current].auth->invalidate();
+            Event retry = event(EventKind::RetryScheduled, number);
+            retry.outcome = diag.code;
+            retry.http_status = diag.http_status;
+            retry.reason = diag.reason;
+            retry.message = "refreshing the access token after 401";
+            emit(retry);
+            continue;
         }
 
         state.attempts_made = number;
         state.now = clock.now();
         state.deadline = deadline;
-        policy::Decision dec = policy::decide(diag, state, opt.retry, *opt.rng);
-        if (dec.action == policy::Action::Fail) {
-            if (dec.fail_as != Status::OK && dec.fail_as != diag.code) diag.code = dec.fail_as;
-            if (!dec.why.empty() && diag.code != Status::OK && number > 1)
-                diag.message += " (" + dec.why + ")";
+        auto views = route_views(model, state.now);
+        policy::PlanInput in{diag, state, opt.retry};
+        in.routes = views;
+        in.current = current;
+        in.image_size = req.image_size;
+        in.downgrade_enabled = opt.downgrade_on_timeout;
+        in.budget_allows_retry = !budget || budget->can_retry(state.now);
+        policy::Plan p = policy::plan(in, *opt.rng);
+
+        bool retry_like = p.action == policy::Plan::Action::Retry || p.action == policy::Plan::Action::Downgrade;
+        if (retry_like && budget && !budget->try_retry(clock.now())) {
+            p.action = policy::Plan::Action::Fail;
+            p.fail_as = diag.code;
+            p.why = "the retry budget is spent: retries are limited to a share of requests";
+        }
+        if (p.action == policy::Plan::Action::Fail || p.action == policy::Plan::Action::Done) {
+            if (p.fail_as != Status::OK && p.fail_as != diag.code) diag.code = p.fail_as;
+            if (p.retry_after && !diag.retry_after) diag.retry_after = p.retry_after;
+            // Say why no retry follows when one could have been expected.
+            if (!p.why.empty() && (number > 1 || diag.retryable)) diag.message += " (" + p.why + ")";
             throw fail(std::move(diag));
         }
         if (diag.code == Status::NO_IMAGE || diag.code == Status::BLANK_IMAGE) ++state.billed_retries;
         if (diag.code == Status::BAD_RESPONSE) ++state.bad_response_retries;
-        attempts.back().chosen_delay = dec.delay;
+        attempts.back().chosen_delay = p.delay;
 
-        Event retry;
-        retry.kind = EventKind::RetryScheduled;
-        retry.attempt = number;
+        if (p.action == policy::Plan::Action::FailOver) {
+            Event ev = event(EventKind::FailOver, number);
+            current = p.route;
+            ev.route = routes[current].config.name;
+            ev.outcome = diag.code;
+            ev.message = p.why;
+            emit(ev);
+        } else if (p.action == policy::Plan::Action::Downgrade) {
+            req.image_size = p.image_size;
+            body = api::encode_request(req);
+            Event ev = event(EventKind::Downgrade, number);
+            ev.outcome = diag.code;
+            ev.message = p.why;
+            emit(ev);
+        }
+
+        Event retry = event(EventKind::RetryScheduled, number);
         retry.outcome = diag.code;
         retry.http_status = a.http_status;
         retry.reason = diag.reason;
-        retry.message = dec.why;
+        retry.message = p.why;
         retry.server_delay = diag.retry_after;
-        retry.delay = dec.delay;
-        retry.elapsed = elapsed();
-        retry.route = route;
+        retry.delay = p.delay;
         emit(retry);
 
-        if (!clock.sleep_until(clock.now() + dec.delay, call.cancel))
+        if (!clock.sleep_until(clock.now() + p.delay, call.cancel))
             throw fail(local_failure(Status::CANCELLED, "CANCELLED",
-                                     "cancelled while waiting to retry after " +
-                                         std::string(status_name(diag.code)),
+                                     "cancelled while waiting to retry after " + std::string(status_name(diag.code)),
                                      kCancelledAdvice));
     }
 }
@@ -392,6 +520,15 @@ Client::~Client() = default;
 Result Client::generate(const Request& req, const CallOptions& call) { return impl_->generate(req, call); }
 
 const ClientOptions& Client::options() const noexcept { return impl_->opt; }
-std::string Client::route_name() const { return impl_->route; }
+
+std::vector<std::string> Client::route_names() const {
+    std::vector<std::string> names;
+    for (const auto& r : impl_->routes) names.push_back(r.config.name);
+    return names;
+}
+
+std::vector<policy::BreakerSnapshot> Client::breakers() const {
+    return impl_->breakers.snapshot(impl_->opt.clock->now());
+}
 
 }  // namespace nbcore

@@ -97,17 +97,17 @@ std::optional<std::string> run_command(const std::string& command, std::chrono::
 
 }  // namespace
 
-std::string credential_fingerprint(const std::string& secret) {
-    // FNV-1a 64 over a fixed salt and the secret: enough to tell credentials apart in logs and
-    // keys, and it does not reveal the credential.
-    std::uint64_t h = 1469598103934665603ull;
-    for (char c : std::string("nbcore-credential:") + secret) {
-        h ^= static_cast<unsigned char>(c);
-        h *= 1099511628211ull;
-    }
-    char buf[17];
-    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-    return std::string(buf, 12);
+policy::Route planning_route(const RouteConfig& r) {
+    policy::Route p;
+    p.name = r.name;
+    p.kind = r.kind;
+    p.base_url = r.base_url;
+    p.quota_pool = r.quota_pool;
+    p.failover_on_capacity = r.failover_on_capacity;
+    p.failover_on_quota = r.failover_on_quota;
+    p.failover_on_location = r.failover_on_location;
+    p.failover_on_safety = r.failover_on_safety;
+    return p;
 }
 
 RouteConfig resolve_route(RouteConfig r, const std::string& client_api_key) {
