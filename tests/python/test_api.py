@@ -66,8 +66,11 @@ def test_rate_limit_is_waited_out_and_recorded(client_env):
     assert first.server_delay == pytest.approx(0.4, abs=0.01)
     assert 0.4 <= first.chosen_delay <= 0.8
     kinds = [e["kind"] for e in events]
-    assert kinds == ["attempt_start", "attempt_end", "retry_scheduled", "attempt_start", "attempt_end", "done"]
-    assert events[1]["outcome"] == "RATE_LIMITED"
+    # The 429 holds the route's breaker open until the server's time, then the retry goes through.
+    assert kinds == ["attempt_start", "breaker", "attempt_end", "retry_scheduled", "attempt_start",
+                     "attempt_end", "done"]
+    assert events[2]["outcome"] == "RATE_LIMITED"
+    assert "open" in events[1]["message"]
 
 
 @pytest.mark.parametrize("fault, cls, bases", [
