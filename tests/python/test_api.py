@@ -67,10 +67,10 @@ def test_rate_limit_is_waited_out_and_recorded(client_env):
     assert 0.4 <= first.chosen_delay <= 0.8
     kinds = [e["kind"] for e in events]
     # The 429 holds the route's breaker open until the server's time, then the retry goes through.
-    assert kinds == ["attempt_start", "breaker", "attempt_end", "retry_scheduled", "attempt_start",
+    assert kinds == ["attempt_start", "attempt_end", "breaker", "retry_scheduled", "attempt_start",
                      "attempt_end", "done"]
-    assert events[2]["outcome"] == "RATE_LIMITED"
-    assert "open" in events[1]["message"]
+    assert events[1]["outcome"] == "RATE_LIMITED"
+    assert "open" in events[2]["message"]
 
 
 @pytest.mark.parametrize("fault, cls, bases", [

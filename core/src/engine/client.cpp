@@ -379,13 +379,7 @@ Result Client::Impl::generate(const Request& req_in, const CallOptions& call) {
         Diagnosis& diag = out.diag;
         diag.message = redact(redact(diag.message, opt.api_key), last_secret);
 
-        if (auto t = br->record(diag, clock.now(), admission.probe)) {
-            Event ev = event(EventKind::BreakerTransition, number);
-            ev.message = std::string(policy::breaker_state_name(t->from)) + " -> " +
-                         std::string(policy::breaker_state_name(t->to)) + ": " + t->why;
-            ev.outcome = diag.code;
-            emit(ev);
-        }
+        auto transition = br->record(diag, clock.now(), admission.probe);
 
         Attempt a;
         a.number = number;
@@ -405,6 +399,13 @@ Result Client::Impl::generate(const Request& req_in, const CallOptions& call) {
         end.message = diag.code == Status::OK ? "ok" : diag.message;
         end.server_delay = diag.retry_after;
         emit(end);
+        if (transition) {
+            Event ev = event(EventKind::BreakerTransition, number);
+            ev.message = std::string(policy::breaker_state_name(transition->from)) + " -> " +
+                         std::string(policy::breaker_state_name(transition->to)) + ": " + transition->why;
+            ev.outcome = diag.code;
+            emit(ev);
+        }
 
         if (diag.code == Status::OK) {
             Result res;
