@@ -64,6 +64,7 @@ void fill_attempt(nbc_attempt* out, const nbcore::Attempt& a) noexcept {
     v.route = a.route.c_str();
     v.reason = a.reason.c_str();
     v.image_size = a.image_size.c_str();
+    v.execution = static_cast<int32_t>(a.execution);
     // Copy only what the caller's version of the struct has room for.
     std::size_t n = out->struct_size < sizeof v ? out->struct_size : sizeof v;
     uint32_t caller_size = out->struct_size;

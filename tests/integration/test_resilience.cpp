@@ -227,3 +227,30 @@ TEST_CASE("a spent retry budget stops retries with a clear reason", "[resilience
         CHECK(e.diagnosis().message.find("budget") != std::string::npos);
     }
 }
+
+TEST_CASE("attempts record whether they could have run on the server", "[resilience][execution]") {
+    auto a = start();
+    a->set_script(R"({"replies": ["reset_connection", "503_overloaded"]})");
+    auto opt = options({custom(*a, "only")});
+    Client client(opt);
+    auto res = client.generate(prompt());
+    REQUIRE(res.attempts.size() == 3);
+    CHECK(res.attempts[0].outcome == Status::NETWORK);
+    CHECK(res.attempts[0].execution == Execution::PossiblyExecuted);
+    CHECK(res.attempts[1].execution == Execution::Executed);
+    CHECK(res.attempts[2].execution == Execution::Executed);
+
+    ClientOptions refused = options({});
+    RouteConfig closed;
+    closed.kind = RouteKind::Custom;
+    closed.base_url = "http://127.0.0.1:9";   // nothing listens on the discard port
+    refused.routes = {closed};
+    refused.retry = policy::RetryPolicy::none();
+    try {
+        Client(refused).generate(prompt());
+        FAIL("expected NETWORK");
+    } catch (const Error& e) {
+        REQUIRE(e.attempts.size() == 1);
+        CHECK(e.attempts[0].execution == Execution::NotSent);
+    }
+}

@@ -77,6 +77,7 @@ class Attempt:
     chosen_delay: float             # seconds waited before the next attempt
     duration: float                 # seconds the attempt took
     image_size: str = ""            # the size this attempt asked for (changes after a downgrade)
+    execution: str = "not_sent"     # "not_sent", "possibly_executed" (sent, no reply), "executed"
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "Attempt":
@@ -88,6 +89,7 @@ class Attempt:
             chosen_delay=d.get("chosen_delay_ms", 0) / 1000.0,
             duration=d.get("duration_ms", 0) / 1000.0,
             image_size=d.get("image_size", ""),
+            execution=d.get("execution", "not_sent"),
         )
 
 

@@ -27,6 +27,8 @@ py::dict attempt_dict(const nbc_attempt& a) {
     d["route"] = a.route ? a.route : "";
     d["reason"] = a.reason ? a.reason : "";
     d["image_size"] = a.image_size ? a.image_size : "";
+    static const char* kExec[] = {"not_sent", "possibly_executed", "executed"};
+    d["execution"] = (a.execution >= 0 && a.execution <= 2) ? kExec[a.execution] : "unknown";
     return d;
 }
 

@@ -113,8 +113,13 @@ typedef struct nbc_attempt {
     const char *route;           /* valid while the owning result/error lives */
     const char *reason;
     const char *image_size;      /* what the attempt asked for: "", "1K", "2K", "4K" */
+    int32_t execution;           /* NBC_EXEC_*: could it have run (and been billed)? */
 } nbc_attempt;
-#define NBC_ATTEMPT_INIT { sizeof(nbc_attempt), 0, 0, 0, -1, 0, 0, NULL, NULL, NULL }
+#define NBC_ATTEMPT_INIT { sizeof(nbc_attempt), 0, 0, 0, -1, 0, 0, NULL, NULL, NULL, 0 }
+
+#define NBC_EXEC_NOT_SENT          0   /* never left this machine */
+#define NBC_EXEC_POSSIBLY_EXECUTED 1   /* sent, no reply: the server may have run (and billed) it */
+#define NBC_EXEC_EXECUTED          2   /* the server answered */
 
 /* The last failure on this thread. Never NULL: after a success it describes NBC_OK. The object
  * stays valid until the next nbcore call on the same thread (the nbc_error_* accessors below do

@@ -65,6 +65,14 @@ struct Diagnosis {
     bool retryable = false;
 };
 
+// Whether an attempt could have run on the server (and been billed): what a caller needs before
+// repeating a request by hand.
+enum class Execution : int {
+    NotSent = 0,           // the request never left this machine
+    PossiblyExecuted = 1,  // it was sent, but no reply came back (timeout, reset)
+    Executed = 2,          // the server answered
+};
+
 // One attempt as the engine saw it. Recorded in results and errors alike.
 struct Attempt {
     int number = 0;                      // 1-based
@@ -76,6 +84,7 @@ struct Attempt {
     std::optional<Millis> server_delay;  // what the server asked for (RetryInfo etc.)
     Millis chosen_delay{0};              // what we waited before the next attempt
     Millis duration{0};                  // send -> outcome
+    Execution execution = Execution::NotSent;
 };
 
 // The exception the core throws for every typed failure. The C ABI turns it into NBC_E_* and

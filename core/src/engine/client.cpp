@@ -122,6 +122,7 @@ struct AttemptOutcome {
     std::vector<image::Check> checks;    // per deliverable image
     std::vector<image::Pixels> pixels;   // kept when keep_pixels
     std::string secret;                  // the credential it used (for redaction)
+    Execution execution = Execution::NotSent;
 };
 
 struct Client::Impl {
@@ -206,6 +207,9 @@ AttemptOutcome Client::Impl::attempt(std::size_t route, const std::string& model
 
     ReplySink sink(opt.decode_limits);
     net::TransportResult tr = opt.transport->send(http, sink, cancel);
+    out.execution = tr.response_started ? Execution::Executed
+                    : tr.request_sent   ? Execution::PossiblyExecuted
+                                        : Execution::NotSent;
 
     net::TransportResult effective = tr;
     std::string decode_error;
@@ -390,6 +394,7 @@ Result Client::Impl::generate(const Request& req_in, const CallOptions& call) {
         a.reason = diag.reason;
         a.server_delay = diag.retry_after;
         a.duration = duration_cast<milliseconds>(clock.now() - sent_at);
+        a.execution = out.execution;
         attempts.push_back(a);
 
         Event end = event(EventKind::AttemptEnd, number);
