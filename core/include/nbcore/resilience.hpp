@@ -86,6 +86,9 @@ public:
 
     BreakerState state(SteadyTime now) const;
     SteadyTime open_until() const;               // meaningful while Open
+    // The outcome that last opened or held the breaker: what a request refused by it should
+    // report (a per-day quota stays a per-day quota, not "unavailable").
+    std::optional<Diagnosis> cause() const;
     const BreakerConfig& config() const noexcept { return config_; }
 
     struct Counts {
@@ -117,6 +120,7 @@ private:
     int ring_count_ = 0;
     int ring_failures_ = 0;
     std::vector<SteadyTime> probes_;  // when each in-flight probe was admitted
+    std::optional<Diagnosis> cause_;  // what last opened or held it
 };
 
 // A short one-way identifier for a secret (API key, token subject): FNV-1a 64 over a fixed salt

@@ -176,6 +176,33 @@ struct Client::Impl {
                            const std::string& body, milliseconds timeout, bool capped_by_deadline,
                            milliseconds total_budget, int number, const CancelToken* cancel);
 
+    // Every route refuses for longer than the request may wait: report why the first route is
+    // closed. A hold keeps its cause's class (a per-day quota stays QUOTA_EXHAUSTED); a breaker
+    // opened by failures reports UNAVAILABLE. Nothing is sent.
+    Diagnosis refused_by_breakers(const std::string& model, milliseconds wait) {
+        auto cause = breaker(0, model)->cause();
+        const std::string& route = routes[0].config.name;
+        Diagnosis d;
+        bool held = cause && (cause->code == Status::RATE_LIMITED || cause->code == Status::QUOTA_EXHAUSTED);
+        if (held) {
+            d = *cause;
+            d.message = "not sent: route " + route + " is held after an earlier " +
+                        std::string(status_name(cause->code)) + " (" + cause->message + ")";
+            if (cause->dimension == Dimension::ZERO) d.retry_after.reset();   // waiting cannot help
+            else d.retry_after = wait;
+            return d;
+        }
+        d = local_failure(Status::UNAVAILABLE, "CIRCUIT_OPEN",
+                          "not sent: every route's circuit breaker is open after repeated failures" +
+                              (cause ? ", last " + std::string(status_name(cause->code)) + " on " + route
+                                     : std::string()),
+                          "Wait for retry_after, or add another route (another region or Vertex AI) so "
+                          "requests can fail over.");
+        d.retry_after = wait;
+        d.retryable = true;
+        return d;
+    }
+
     Result generate(const Request& req, const CallOptions& call);
 };
 
@@ -333,15 +360,8 @@ Result Client::Impl::generate(const Request& req_in, const CallOptions& call) {
             current = *open_route;
         } else {
             auto wait = duration_cast<milliseconds>(earliest - now);
-            if ((deadline && earliest >= *deadline) || wait > opt.retry.max_wait) {
-                auto d = local_failure(Status::UNAVAILABLE, "CIRCUIT_OPEN",
-                                       "every route's circuit breaker is open after repeated failures",
-                                       "Wait for retry_after, or add another route (another region or "
-                                       "Vertex AI) so requests can fail over.");
-                d.retry_after = wait;
-                d.retryable = true;
-                throw fail(std::move(d));
-            }
+            if ((deadline && earliest >= *deadline) || wait > opt.retry.max_wait)
+                throw fail(refused_by_breakers(model, wait));
             if (!clock.sleep_until(earliest, call.cancel))
                 throw fail(local_failure(Status::CANCELLED, "CANCELLED", "cancelled while every route was open",
                                          kCancelledAdvice));

@@ -124,6 +124,7 @@ void CurlTransfer::configure(CURLSH* share, const std::string& user_agent) {
     // An image can take two minutes to come back with nothing on the wire; keep-alive probes keep
     // NATs and middleboxes from forgetting the connection meanwhile.
     set(CURLOPT_TCP_KEEPALIVE, 1L);
+    set(CURLOPT_MAXAGE_CONN, detail::kMaxConnectionAgeSeconds);   // long-idle connections are not reused
     set(CURLOPT_TCP_KEEPIDLE, 30L);
     set(CURLOPT_TCP_KEEPINTVL, 15L);
     set(CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(req_.timeouts.connect.count()));

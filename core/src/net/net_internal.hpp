@@ -60,10 +60,12 @@ std::optional<SteadyTime> next_timer_deadline(const TransferMarks& marks, const 
 int poll_wait_ms(std::optional<SteadyTime> deadline, SteadyTime now, int max_ms = 1000) noexcept;
 
 // curl silently re-sends a request when a reused connection turns out dead before any reply byte.
-// That is the keep-alive race (the server closed the idle connection as we wrote) only when it
-// happens right after the body went out; later, the server may have acted on the request and a
-// re-send could execute (and bill) it twice, so we refuse the rewind and report the failure.
-constexpr milliseconds kStaleConnectionWindow{1000};
+// Once the whole body went out the server may have received it, and an image request that runs
+// twice is billed twice: every request that leaves this machine must be an attempt the engine
+// counts (max_attempts bounds what is sent). So a re-send is allowed only while the body had not
+// all gone out. Connections idle for long are not reused at all (kMaxConnectionAge), which keeps
+// the keep-alive race rare.
 bool may_resend(const TransferMarks& marks, SteadyTime now) noexcept;
+constexpr long kMaxConnectionAgeSeconds = 30;
 
 }  // namespace nbcore::net::detail

@@ -190,7 +190,9 @@ std::optional<BreakerTransition> CircuitBreaker::record(const Diagnosis& d, Stea
     auto effect = breaker_effect(d, config_);
     switch (effect.verdict) {
     case BreakerVerdict::Neutral: return std::nullopt;
-    case BreakerVerdict::Hold: return hold(now, effect.hold, hold_reason(d, effect.hold));
+    case BreakerVerdict::Hold:
+        cause_ = d;
+        return hold(now, effect.hold, hold_reason(d, effect.hold));
     case BreakerVerdict::Success:
         if (was_probe) {
             auto from = state_;
@@ -211,11 +213,13 @@ std::optional<BreakerTransition> CircuitBreaker::record(const Diagnosis& d, Stea
     case BreakerVerdict::Failure:
         if (was_probe) {
             ++reopens_;
+            cause_ = d;
             return trip(now, "probe failed with " + name_of(d.code));
         }
         if (tripped_) return std::nullopt;   // already open for failures
         push_outcome(true);
         ++consecutive_;
+        cause_ = d;   // kept only if this failure trips the breaker; harmless otherwise
         if (config_.consecutive_failures > 0 && consecutive_ >= config_.consecutive_failures)
             return trip(now, std::to_string(consecutive_) + " failures in a row, last " + name_of(d.code));
         if (config_.failure_rate > 0 && ring_count_ >= std::max(config_.min_calls, 1) &&
@@ -229,6 +233,11 @@ std::optional<BreakerTransition> CircuitBreaker::record(const Diagnosis& d, Stea
         return std::nullopt;
     }
     return std::nullopt;
+}
+
+std::optional<Diagnosis> CircuitBreaker::cause() const {
+    std::lock_guard lock(mu_);
+    return cause_;
 }
 
 // ---- registry ------------------------------------------------------------------------------
