@@ -15,8 +15,9 @@ cmake -S . -B build -G Ninja -DNBCORE_WERROR=ON >/dev/null && cmake --build buil
 
 if [ "${NBCORE_TEST_SKIP_ASAN:-0}" != 1 ]; then
   echo "== build (ASan+UBSan)"
-  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DNBCORE_SANITIZE=address,undefined \
-        -DNBCORE_BUILD_BENCH=OFF >/dev/null && cmake --build build-asan -j"$jobs" || exit 1
+  # -O1: sanitizers need no optimisation off, and the pixel scans run several times faster.
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" \
+        -DCMAKE_C_FLAGS_DEBUG="-g -O1" -DNBCORE_SANITIZE=address,undefined -DNBCORE_BUILD_BENCH=OFF >/dev/null && cmake --build build-asan -j"$jobs" || exit 1
 fi
 
 echo "== Python package into .venv"

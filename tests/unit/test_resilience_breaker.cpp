@@ -40,9 +40,20 @@ std::optional<policy::BreakerTransition> record_n(CircuitBreaker& b, const Diagn
     return last;
 }
 
+// The mechanics are tested with small, round numbers (5 in a row; half of the last 20, at least
+// 10 calls); the defaults have their own test.
+BreakerConfig classic() {
+    BreakerConfig c;
+    c.consecutive_failures = 5;
+    c.failure_rate = 0.5;
+    c.window = 20;
+    c.min_calls = 10;
+    return c;
+}
+
 // A breaker that only the failure rate can open.
 BreakerConfig rate_only(int window, int min_calls, double rate) {
-    BreakerConfig c;
+    BreakerConfig c = classic();
     c.consecutive_failures = 0;
     c.window = window;
     c.min_calls = min_calls;
@@ -54,10 +65,10 @@ BreakerConfig rate_only(int window, int min_calls, double rate) {
 
 TEST_CASE("breaker defaults hold the documented numbers", "[resilience][breaker]") {
     BreakerConfig c;
-    CHECK(c.consecutive_failures == 5);
-    CHECK(c.failure_rate == 0.5);
-    CHECK(c.window == 20);
-    CHECK(c.min_calls == 10);
+    CHECK(c.consecutive_failures == 8);
+    CHECK(c.failure_rate == 0.6);
+    CHECK(c.window == 40);
+    CHECK(c.min_calls == 20);
     CHECK(c.open_base == Millis(5'000));
     CHECK(c.open_cap == Millis(300'000));
     CHECK(c.half_open_probes == 1);
@@ -113,7 +124,7 @@ TEST_CASE("breaker: what each class means to it", "[resilience][breaker]") {
 
 TEST_CASE("breaker: consecutive failures open it", "[resilience][breaker]") {
     FakeClock clock;
-    CircuitBreaker b;
+    CircuitBreaker b(classic());
     auto now = clock.now();
     CHECK_FALSE(record_n(b, kFail, 4, now));
     CHECK(b.state(now) == BreakerState::Closed);
@@ -134,7 +145,7 @@ TEST_CASE("breaker: consecutive failures open it", "[resilience][breaker]") {
 
 TEST_CASE("breaker: a success resets the run of failures", "[resilience][breaker]") {
     FakeClock clock;
-    CircuitBreaker b;
+    CircuitBreaker b(classic());
     auto now = clock.now();
     record_n(b, kFail, 4, now);
     b.record(kOk, now, false);
@@ -147,7 +158,7 @@ TEST_CASE("breaker: a success resets the run of failures", "[resilience][breaker
 TEST_CASE("breaker: the failure rate over the window opens it", "[resilience][breaker]") {
     FakeClock clock;
     auto now = clock.now();
-    BreakerConfig c;   // defaults: 50% of the last 20, at least 10 calls; never 5 in a row here
+    BreakerConfig c = classic();   // 50% of the last 20, at least 10 calls; never 5 in a row here
     CircuitBreaker b(c);
     for (int i = 0; i < 9; ++i) CHECK_FALSE(b.record(i % 2 == 0 ? kOk : kFail, now, false));
     // 10th call: 5 failures of 10 = 50%
@@ -195,7 +206,7 @@ TEST_CASE("breaker: neutral classes never count, in either direction", "[resilie
         DYNAMIC_SECTION(status_name(d.code)) {
             FakeClock clock;
             auto now = clock.now();
-            CircuitBreaker b;
+            CircuitBreaker b(classic());
             // Never a failure: a flood of them opens nothing and fills no window.
             CHECK_FALSE(record_n(b, d, 50, now));
             CHECK(b.state(now) == BreakerState::Closed);
@@ -219,7 +230,7 @@ TEST_CASE("breaker: neutral classes never count, in either direction", "[resilie
 TEST_CASE("breaker: a 429 holds it until the server's time, without counting a failure", "[resilience][breaker]") {
     FakeClock clock;
     auto now = clock.now();
-    CircuitBreaker b;
+    CircuitBreaker b(classic());
     record_n(b, kFail, 4, now);
     auto t = b.record(outcome(Status::RATE_LIMITED, Millis(47'000), Dimension::RPM), now, false);
     REQUIRE(t);
@@ -252,7 +263,7 @@ TEST_CASE("breaker: a per-day quota holds it until the reset time", "[resilience
     auto now = clock.now();
     auto until_midnight = std::chrono::ceil<Millis>(policy::next_pacific_midnight(clock.wall()) - clock.wall());
     REQUIRE(until_midnight > std::chrono::hours(14));   // 09:00:01 PDT (the fake clock starts at 1 s)
-    CircuitBreaker b;
+    CircuitBreaker b(classic());
     auto t = b.record(outcome(Status::QUOTA_EXHAUSTED, until_midnight, Dimension::RPD), now, false);
     REQUIRE(t);
     CHECK(t->until == now + until_midnight);
@@ -266,7 +277,7 @@ TEST_CASE("breaker: a per-day quota holds it until the reset time", "[resilience
 TEST_CASE("breaker: a zero quota holds it for open_cap", "[resilience][breaker]") {
     FakeClock clock;
     auto now = clock.now();
-    CircuitBreaker b;
+    CircuitBreaker b(classic());
     auto t = b.record(outcome(Status::QUOTA_EXHAUSTED, std::nullopt, Dimension::ZERO), now, false);
     REQUIRE(t);
     CHECK(t->until == now + Millis(300'000));
@@ -275,7 +286,7 @@ TEST_CASE("breaker: a zero quota holds it for open_cap", "[resilience][breaker]"
 
 TEST_CASE("breaker: half-open admits one probe; its success closes it", "[resilience][breaker]") {
     FakeClock clock;
-    CircuitBreaker b;
+    CircuitBreaker b(classic());
     auto now = clock.now();
     record_n(b, kFail, 5, now);
     clock.advance(Millis(5'000));
@@ -304,7 +315,7 @@ TEST_CASE("breaker: half-open admits one probe; its success closes it", "[resili
 
 TEST_CASE("breaker: a failed probe re-opens it for twice as long, up to open_cap", "[resilience][breaker]") {
     FakeClock clock;
-    CircuitBreaker b;
+    CircuitBreaker b(classic());
     record_n(b, kFail, 5, clock.now());
     const std::vector<long long> expected_seconds = {10, 20, 40, 80, 160, 300, 300};
     for (auto secs : expected_seconds) {
@@ -322,7 +333,7 @@ TEST_CASE("breaker: a failed probe re-opens it for twice as long, up to open_cap
 
 TEST_CASE("breaker: late outcomes of calls admitted before it opened change nothing", "[resilience][breaker]") {
     FakeClock clock;
-    CircuitBreaker b;
+    CircuitBreaker b(classic());
     auto now = clock.now();
     record_n(b, kFail, 5, now);
     auto until = b.open_until();
@@ -340,7 +351,7 @@ TEST_CASE("breaker: late outcomes of calls admitted before it opened change noth
 
 TEST_CASE("breaker: a 429 on a probe holds it, then probes again", "[resilience][breaker]") {
     FakeClock clock;
-    CircuitBreaker b;
+    CircuitBreaker b(classic());
     auto now = clock.now();
     record_n(b, kFail, 5, now);
     now = b.open_until();
@@ -356,7 +367,7 @@ TEST_CASE("breaker: a 429 on a probe holds it, then probes again", "[resilience]
 
 TEST_CASE("breaker: peek answers like admit but takes no probe slot", "[resilience][breaker]") {
     FakeClock clock;
-    CircuitBreaker b;
+    CircuitBreaker b(classic());
     auto now = clock.now();
     record_n(b, kFail, 5, now);
     CHECK_FALSE(b.peek(now).allowed);
@@ -371,7 +382,7 @@ TEST_CASE("breaker: peek answers like admit but takes no probe slot", "[resilien
 }
 
 TEST_CASE("breaker: a probe that never reports frees its slot after the lease", "[resilience][breaker]") {
-    BreakerConfig c;
+    BreakerConfig c = classic();
     c.probe_lease = Millis(120'000);
     c.open_base = Millis(300'000);
     c.open_cap = Millis(300'000);
@@ -391,7 +402,7 @@ TEST_CASE("breaker: a probe that never reports frees its slot after the lease", 
 
 TEST_CASE("breaker: concurrent admits in half-open let exactly half_open_probes through", "[resilience][breaker]") {
     for (int probes : {1, 3}) {
-        BreakerConfig c;
+        BreakerConfig c = classic();
         c.half_open_probes = probes;
         FakeClock clock;
         CircuitBreaker b(c);
@@ -438,7 +449,7 @@ TEST_CASE("breaker: records from many threads keep exact counts", "[resilience][
 // ---- registry ------------------------------------------------------------------------------
 
 TEST_CASE("registry: one breaker per (route, model, credential)", "[resilience][breaker]") {
-    policy::BreakerRegistry reg;
+    policy::BreakerRegistry reg(classic());
     auto a = reg.get("ai-studio", "gemini-2.5-flash-image", kTestKey);
     CHECK(reg.get("ai-studio", "gemini-2.5-flash-image", kTestKey) == a);
     CHECK(reg.get("vertex:us-central1", "gemini-2.5-flash-image", kTestKey) != a);
@@ -450,7 +461,7 @@ TEST_CASE("registry: one breaker per (route, model, credential)", "[resilience][
 
 TEST_CASE("registry: snapshot lists every breaker with its fingerprint, never the key", "[resilience][breaker]") {
     FakeClock clock;
-    policy::BreakerRegistry reg;
+    policy::BreakerRegistry reg(classic());
     auto flash = reg.get("ai-studio", "gemini-2.5-flash-image", kTestKey);
     reg.get("vertex:us-central1", "gemini-3-pro-image-preview", "");
     auto now = clock.now();

@@ -37,10 +37,12 @@ enum class BreakerState { Closed, Open, HalfOpen };
 std::string_view breaker_state_name(BreakerState s) noexcept;   // "closed", "open", "half-open"
 
 struct BreakerConfig {
-    int consecutive_failures = 5;        // this many failures in a row open the breaker (0 = off)
-    double failure_rate = 0.5;           // or this share of failures among...
-    int window = 20;                     // ...the last `window` counted outcomes...
-    int min_calls = 10;                  // ...once the window holds at least this many
+    // Defaults sized so that a route failing 30% of the time at random (a bad day, not an outage)
+    // trips rarely, while a real outage trips within a few seconds of traffic.
+    int consecutive_failures = 8;        // this many failures in a row open the breaker (0 = off)
+    double failure_rate = 0.6;           // or this share of failures among...
+    int window = 40;                     // ...the last `window` counted outcomes...
+    int min_calls = 20;                  // ...once the window holds at least this many
     Millis open_base{5'000};             // first open time; doubles per consecutive re-open...
     Millis open_cap{300'000};            // ...up to this; also how long a zero quota holds it
     int half_open_probes = 1;            // concurrent probes admitted when half-open

@@ -359,8 +359,10 @@ Result Client::Impl::generate(const Request& req_in, const CallOptions& call) {
         if (open_route) {
             current = *open_route;
         } else {
+            // Waiting is worth it only if an attempt still has time to run afterwards.
+            constexpr milliseconds kMinAttemptTime{1000};
             auto wait = duration_cast<milliseconds>(earliest - now);
-            if ((deadline && earliest >= *deadline) || wait > opt.retry.max_wait)
+            if ((deadline && earliest + kMinAttemptTime >= *deadline) || wait > opt.retry.max_wait)
                 throw fail(refused_by_breakers(model, wait));
             if (!clock.sleep_until(earliest, call.cancel))
                 throw fail(local_failure(Status::CANCELLED, "CANCELLED", "cancelled while every route was open",
