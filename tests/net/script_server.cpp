@@ -106,7 +106,7 @@ int closed_port() {
 
 ScriptServer::ScriptServer() {
     listen_fd_ = bind_loopback(&port_);
-    if (::listen(listen_fd_, 64) != 0) throw std::runtime_error("listen failed");
+    if (::listen(listen_fd_, 1024) != 0) throw std::runtime_error("listen failed");
     acceptor_ = std::thread([this] { accept_loop(); });
 }
 

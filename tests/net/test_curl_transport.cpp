@@ -1,4 +1,4 @@
-// The libcurl transport against the scripted loopback server: streaming, headers, every timer,
+// The libcurl transport (alone, and over the I/O loop) against the scripted loopback server: streaming, headers, every timer,
 // every failure class, cancellation, connection reuse, concurrency and a large body.
 //
 // Timing checks allow for a loaded two-core machine: lower bounds are tight (a timer must never
@@ -18,6 +18,7 @@
 
 #include "../../core/src/net/net_internal.hpp"
 #include "nbcore/clock.hpp"
+#include "nbcore/io_loop.hpp"
 #include "nbcore/transport.hpp"
 #include "script_server.hpp"
 #include "tls_server.hpp"
@@ -33,6 +34,15 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr milliseconds kCurlTimerSlack{3};
 
 namespace {
+
+// Every case runs twice: on the blocking curl transport, and as a blocking send over the shared
+// I/O loop (IoLoop::start), which must behave the same.
+std::shared_ptr<Transport> transport_under_test() {
+    static const auto loop = IoLoop::create();
+    auto which = GENERATE(as<std::string>{}, "curl", "io-loop");
+    UNSCOPED_INFO("transport: " << which);
+    return which == "curl" ? make_curl_transport() : make_loop_transport(loop);
+}
 
 struct RecordingSink : BodySink {
     std::vector<std::string> events;
@@ -138,7 +148,7 @@ TEST_CASE("a 200 streamed in several pieces arrives intact, status before body",
     ScriptServer server;
     server.push(streamed(200, {{"Content-Length", "15"}, {"Connection", "close"}},
                          {{30ms, "hello"}, {30ms, "-wor"}, {30ms, "ld!!!!"}}));
-    auto transport = make_curl_transport();
+    auto transport = transport_under_test();
     RecordingSink sink;
     auto r = transport->send(post_to(server.url("/v1beta/models/m:generateContent")), sink, nullptr);
 
@@ -162,7 +172,7 @@ TEST_CASE("response headers are captured in order with duplicates", "[net][loopb
     ScriptServer server;
     server.push(reply(200, "x",
                       {{"X-One", "1"}, {"Set-Cookie", "a=1"}, {"Set-Cookie", "b=2"}, {"X-Padded", "  spaced out  "}}));
-    auto transport = make_curl_transport();
+    auto transport = transport_under_test();
     RecordingSink sink;
     auto r = transport->send(post_to(server.url()), sink, nullptr);
 
@@ -183,7 +193,7 @@ TEST_CASE("interim 1xx replies are skipped; the final status is delivered once",
     Action a = reply(200, "done");
     a.pieces.insert(a.pieces.begin(), Piece{0ms, "HTTP/1.1 103 Early Hints\r\nLink: </hint>\r\n\r\n"});
     server.push(a);
-    auto transport = make_curl_transport();
+    auto transport = transport_under_test();
     RecordingSink sink;
     auto r = transport->send(post_to(server.url()), sink, nullptr);
 
@@ -199,7 +209,7 @@ TEST_CASE("error statuses are replies, not transport errors", "[net][loopback]")
     ScriptServer server;
     std::string body = R"({"error":{"code":503,"status":"UNAVAILABLE"}})";
     server.push(reply(503, body, {{"Content-Type", "application/json"}}));
-    auto transport = make_curl_transport();
+    auto transport = transport_under_test();
     RecordingSink sink;
     auto r = transport->send(post_to(server.url()), sink, nullptr);
     CHECK(r.error == K::None);
@@ -210,7 +220,7 @@ TEST_CASE("error statuses are replies, not transport errors", "[net][loopback]")
 
 TEST_CASE("request line, headers and body reach the server exactly", "[net][loopback]") {
     ScriptServer server;
-    auto transport = make_curl_transport();
+    auto transport = transport_under_test();
     RecordingSink sink;
 
     SECTION("POST with a JSON body") {
@@ -269,7 +279,7 @@ TEST_CASE("first-byte timeout fires near its value once the request was sent", "
     Action slow = reply(200, "late");
     slow.delay = 3000ms;
     server.push(slow);
-    auto transport = make_curl_transport();
+    auto transport = transport_under_test();
     RecordingSink sink;
     HttpRequest req = post_to(server.url());
     SECTION("POST") {}
@@ -293,7 +303,7 @@ TEST_CASE("first-byte timeout fires near its value once the request was sent", "
 TEST_CASE("idle timeout fires during a mid-body stall", "[net][loopback][timer]") {
     ScriptServer server;
     server.push(streamed(200, {{"Content-Length", "10"}}, {{0ms, "abc"}, {3000ms, "defghij"}}));
-    auto transport = make_curl_transport();
+    auto transport = transport_under_test();
     RecordingSink sink;
     HttpRequest req = post_to(server.url());
     req.timeouts.first_byte = 2000ms;
@@ -315,7 +325,7 @@ TEST_CASE("the idle timer never cuts a long silent wait before the first byte", 
     Action slow = reply(200, "image");
     slow.delay = 600ms;   // stands in for a 4K image's minute of silence
     server.push(slow);
-    auto transport = make_curl_transport();
+    auto transport = transport_under_test();
     RecordingSink sink;
     HttpRequest req = post_to(server.url());
     req.timeouts.idle = 150ms;
@@ -329,7 +339,7 @@ TEST_CASE("total timeout covers the whole exchange", "[net][loopback][timer]") {
     Action slow = reply(200, "late");
     slow.delay = 3000ms;
     server.push(slow);
-    auto transport = make_curl_transport();
+    auto transport = transport_under_test();
     RecordingSink sink;
     HttpRequest req = post_to(server.url());
     req.timeouts.total = 300ms;
@@ -342,7 +352,7 @@ TEST_CASE("total timeout covers the whole exchange", "[net][loopback][timer]") {
 }
 
 TEST_CASE("a refused connection is Connect and nothing was sent", "[net][loopback]") {
-    auto transport = make_curl_transport();
+    auto transport = transport_under_test();
     RecordingSink sink;
     auto r = transport->send(post_to("http://127.0.0.1:" + std::to_string(closed_port()) + "/"), sink, nullptr);
     CHECK(r.error == K::Connect);
@@ -369,7 +379,7 @@ TEST_CASE("a connect that never completes is ConnectTimeout", "[net][loopback][t
     }
     std::this_thread::sleep_for(50ms);
 
-    auto transport = make_curl_transport();
+    auto transport = transport_under_test();
     RecordingSink sink;
     HttpRequest req = post_to("http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/");
     req.timeouts.connect = 300ms;
@@ -385,7 +395,7 @@ TEST_CASE("a connect that never completes is ConnectTimeout", "[net][loopback][t
 }
 
 TEST_CASE("an unresolvable host is Dns", "[net][loopback]") {
-    auto transport = make_curl_transport();
+    auto transport = transport_under_test();
     RecordingSink sink;
     HttpRequest req = post_to("http://nbcore-no-such-host.invalid/v1beta/models");
     req.headers = {{"x-goog-api-key", "AIzaSyTHIS_IS_NOT_A_REAL_KEY_0123456789"}};
@@ -399,7 +409,7 @@ TEST_CASE("an unresolvable host is Dns", "[net][loopback]") {
 TEST_CASE("a reset in the middle of the body is Reset after the reply started", "[net][loopback]") {
     ScriptServer server;
     server.push(streamed(200, {{"Content-Length", "100"}}, {{50ms, std::string(30, 'x')}, {50ms, ""}}, Ending::Reset));
-    auto transport = make_curl_transport();
+    auto transport = transport_under_test();
     RecordingSink sink;
     auto r = transport->send(post_to(server.url()), sink, nullptr);
     CHECK(r.error == K::Reset);
@@ -412,7 +422,7 @@ TEST_CASE("a reset in the middle of the body is Reset after the reply started", 
 TEST_CASE("a connection closed without an answer is Reset, possibly executed", "[net][loopback]") {
     ScriptServer server;
     server.push(close_without_answer());
-    auto transport = make_curl_transport();
+    auto transport = transport_under_test();
     RecordingSink sink;
     auto r = transport->send(post_to(server.url()), sink, nullptr);
     CHECK(r.error == K::Reset);
@@ -424,7 +434,7 @@ TEST_CASE("a connection closed without an answer is Reset, possibly executed", "
 TEST_CASE("a body shorter than its Content-Length is Truncated", "[net][loopback]") {
     ScriptServer server;
     server.push(streamed(200, {{"Content-Length", "100"}}, {{0ms, std::string(40, 'y')}}));
-    auto transport = make_curl_transport();
+    auto transport = transport_under_test();
     RecordingSink sink;
     auto r = transport->send(post_to(server.url()), sink, nullptr);
     CHECK(r.error == K::Truncated);
@@ -434,7 +444,7 @@ TEST_CASE("a body shorter than its Content-Length is Truncated", "[net][loopback
 
 TEST_CASE("chunked bodies are reassembled; an unfinished one is Truncated", "[net][loopback]") {
     ScriptServer server;
-    auto transport = make_curl_transport();
+    auto transport = transport_under_test();
     RecordingSink sink;
     Headers chunked{{"Transfer-Encoding", "chunked"}, {"Connection", "close"}};
     SECTION("complete") {
@@ -457,7 +467,7 @@ TEST_CASE("a gzip-encoded reply is decoded transparently", "[net][loopback]") {
     std::string json;
     for (int i = 0; i < 2000; ++i) json += R"({"inlineData":{"mimeType":"image/png","data":"iVBORw0KGgo"}},)";
     server.push(reply(200, gzip(json), {{"Content-Encoding", "gzip"}, {"Content-Type", "application/json"}}));
-    auto transport = make_curl_transport();
+    auto transport = transport_under_test();
     RecordingSink sink;
     auto r = transport->send(post_to(server.url()), sink, nullptr);
     CHECK(r.error == K::None);
@@ -470,7 +480,7 @@ TEST_CASE("a sink that refuses more data aborts the transfer", "[net][loopback]"
     ScriptServer server;
     server.push(streamed(200, {{"Content-Length", "300000"}},
                          {{0ms, std::string(100000, 'a')}, {30ms, std::string(100000, 'b')}, {30ms, std::string(100000, 'c')}}));
-    auto transport = make_curl_transport();
+    auto transport = transport_under_test();
     RecordingSink sink;
     sink.refuse_after = 1;
     auto r = transport->send(post_to(server.url()), sink, nullptr);
@@ -484,7 +494,7 @@ TEST_CASE("a sink exception propagates after the transfer is torn down", "[net][
     ScriptServer server;
     server.push(reply(200, "boom"));
     server.push(reply(200, "fine"));
-    auto transport = make_curl_transport();
+    auto transport = transport_under_test();
     ThrowingSink thrower;
     CHECK_THROWS_AS(transport->send(post_to(server.url()), thrower, nullptr), std::runtime_error);
     RecordingSink sink;
@@ -495,7 +505,7 @@ TEST_CASE("a sink exception propagates after the transfer is torn down", "[net][
 
 TEST_CASE("cancel from another thread interrupts at once", "[net][loopback][cancel]") {
     ScriptServer server;
-    auto transport = make_curl_transport();
+    auto transport = transport_under_test();
     RecordingSink sink;
     CancelToken token;
     SECTION("while waiting for the first byte") {
@@ -522,7 +532,7 @@ TEST_CASE("cancel from another thread interrupts at once", "[net][loopback][canc
 
 TEST_CASE("a token cancelled before send stops it before anything is sent", "[net][loopback][cancel]") {
     ScriptServer server;
-    auto transport = make_curl_transport();
+    auto transport = transport_under_test();
     RecordingSink sink;
     CancelToken token;
     token.cancel();
@@ -535,7 +545,7 @@ TEST_CASE("a token cancelled before send stops it before anything is sent", "[ne
 
 TEST_CASE("requests that must not go out are refused before sending", "[net][loopback]") {
     ScriptServer server;
-    auto transport = make_curl_transport();
+    auto transport = transport_under_test();
     RecordingSink sink;
     std::string key = "AIzaSyTHIS_IS_NOT_A_REAL_KEY_0123456789";
     SECTION("a key in the query") {
@@ -578,7 +588,7 @@ TEST_CASE("TLS failures are Tls; a non-TLS peer cannot pass for one", "[net][loo
     plain.read_request = false;   // answer the ClientHello with plain HTTP
     plain.pieces.push_back({0ms, http_head(200, {{"Content-Length", "0"}})});
     server.push(plain);
-    auto transport = make_curl_transport();
+    auto transport = transport_under_test();
     RecordingSink sink;
     auto r = transport->send(post_to("https://127.0.0.1:" + std::to_string(server.port()) + "/"), sink, nullptr);
     CHECK(r.error == K::Tls);
@@ -588,7 +598,7 @@ TEST_CASE("TLS failures are Tls; a non-TLS peer cannot pass for one", "[net][loo
 
 TEST_CASE("TLS verification is on unless a loopback request allows a self-signed peer", "[net][loopback][tls]") {
     TlsServer server("secure");
-    auto transport = make_curl_transport();
+    auto transport = transport_under_test();
     RecordingSink sink;
     HttpRequest req = post_to("https://127.0.0.1:" + std::to_string(server.port()) + "/v1beta/models");
     SECTION("loopback, insecure allowed: the self-signed certificate is accepted") {
@@ -617,7 +627,7 @@ TEST_CASE("a reply that is not HTTP is Protocol", "[net][loopback]") {
     Action junk;
     junk.pieces.push_back({0ms, "SSH-2.0-OpenSSH_9.2\r\n\r\n"});
     server.push(junk);
-    auto transport = make_curl_transport();
+    auto transport = transport_under_test();
     RecordingSink sink;
     auto r = transport->send(post_to(server.url()), sink, nullptr);
     CHECK(r.error == K::Protocol);
@@ -633,7 +643,7 @@ TEST_CASE("connections are reused across sends", "[net][loopback][reuse]") {
     second.ending = Ending::KeepAlive;
     server.push(first);
     server.push(second);
-    auto transport = make_curl_transport();
+    auto transport = transport_under_test();
     RecordingSink a, b;
     REQUIRE(transport->send(post_to(server.url()), a, nullptr).error == K::None);
     SECTION("by the same thread") {
@@ -659,7 +669,7 @@ TEST_CASE("a reused connection closed as the request arrives is reported, not re
     server.push(first);
     server.push(close_without_answer());   // the keep-alive race: closed as the request arrives
     server.push(reply(200, "must not be used"));
-    auto transport = make_curl_transport();
+    auto transport = transport_under_test();
     RecordingSink a, b;
     REQUIRE(transport->send(post_to(server.url(), "first"), a, nullptr).error == K::None);
     auto r = transport->send(post_to(server.url(), "second"), b, nullptr);
@@ -681,7 +691,7 @@ TEST_CASE("a reused connection that dies long after the request is not silently 
     dies_late.delay = 300ms;
     server.push(dies_late);
     server.push(reply(200, "must not be used"));
-    auto transport = make_curl_transport();
+    auto transport = transport_under_test();
     RecordingSink a, b;
     REQUIRE(transport->send(post_to(server.url(), "first"), a, nullptr).error == K::None);
     auto r = transport->send(post_to(server.url(), "second"), b, nullptr);
@@ -700,7 +710,7 @@ TEST_CASE("sixteen threads share one transport at once", "[net][loopback][concur
     echo.echo = true;
     echo.delay = 50ms;   // keep the sends overlapping
     server.set_default(echo);
-    auto transport = make_curl_transport();
+    auto transport = transport_under_test();
     constexpr int kThreads = 16;
     std::vector<TransportResult> results(kThreads);
     std::vector<std::string> bodies(kThreads), sent(kThreads);
@@ -732,7 +742,7 @@ TEST_CASE("a 50 MB body streams through without being buffered", "[net][loopback
     big.pieces.push_back({0ms, http_head(200, {{"Content-Length", std::to_string(kBlock * kRepeat)}})});
     big.pieces.push_back({0ms, block, kRepeat});
     server.push(big);
-    auto transport = make_curl_transport();
+    auto transport = transport_under_test();
     CountingSink sink;
     auto r = transport->send(post_to(server.url()), sink, nullptr);
     CHECK(r.error == K::None);

@@ -1,38 +1,21 @@
-// The libcurl Transport: process-wide curl setup, the share (DNS answers, TLS sessions), the pool
-// of multi handles that carries connections from one send to the next, and the loop that drives
-// one CurlTransfer through a multi handle on the caller's thread.
-#include <array>
+// The blocking libcurl Transport: the pool of multi handles that carries connections from one send
+// to the next, and the loop that drives one CurlTransfer through a multi handle on the caller's
+// thread. (The shared I/O loop, io_loop.cpp, drives many transfers on one thread instead.)
 #include <memory>
 #include <mutex>
 #include <new>
 #include <string>
 #include <vector>
 
+#include "net/curl_env.hpp"
 #include "net/curl_transfer.hpp"
 #include "net/net_internal.hpp"
 #include "nbcore/transport.hpp"
-
-// The engine's version; the build may define it from the project version.
-#ifndef NBCORE_VERSION_STRING
-#define NBCORE_VERSION_STRING "0.1.0"
-#endif
 
 namespace nbcore::net {
 namespace {
 
 using detail::CurlTransfer;
-
-void init_curl_once() {
-    static std::once_flag once;
-    std::call_once(once, [] {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw std::bad_alloc();
-    });
-}
-
-std::string user_agent() {
-    const curl_version_info_data* info = curl_version_info(CURLVERSION_NOW);
-    return std::string("nbcore/" NBCORE_VERSION_STRING " libcurl/") + (info && info->version ? info->version : "?");
-}
 
 class MultiHandle {
 public:
@@ -177,24 +160,9 @@ TransportResult drive_alone(CurlTransfer& transfer, CURLM* multi, const CancelTo
 
 class CurlTransport final : public Transport {
 public:
-    CurlTransport() {
-        init_curl_once();
-        user_agent_ = user_agent();
-        share_ = curl_share_init();
-        if (!share_) throw std::bad_alloc();
-        curl_share_setopt(share_, CURLSHOPT_USERDATA, static_cast<void*>(this));
-        curl_share_setopt(share_, CURLSHOPT_LOCKFUNC, &CurlTransport::lock);
-        curl_share_setopt(share_, CURLSHOPT_UNLOCKFUNC, &CurlTransport::unlock);
-        // DNS answers and TLS sessions (for quick resumed handshakes) are shared by every send;
-        // connections travel with the multi handles (see MultiPool).
-        curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-        curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-        multis_ = std::make_unique<MultiPool>(kMaxIdleMultiHandles);
-    }
-    ~CurlTransport() override {
-        multis_.reset();   // closes pooled connections while the share they used still exists
-        curl_share_cleanup(share_);
-    }
+    // DNS answers and TLS sessions are shared by every send; connections travel with the multi
+    // handles (see MultiPool).
+    CurlTransport() : user_agent_(detail::curl_user_agent()), multis_(kMaxIdleMultiHandles) {}
     CurlTransport(const CurlTransport&) = delete;
     CurlTransport& operator=(const CurlTransport&) = delete;
 
@@ -205,31 +173,19 @@ public:
             r.detail = "cancelled before sending";
             return r;
         }
-        MultiLease multi(*multis_);   // outlives the transfer's easy handle
-        CurlTransfer transfer(req, sink, share_, user_agent_);
+        MultiLease multi(multis_);   // outlives the transfer's easy handle
+        CurlTransfer transfer(req, sink, share_.get(), user_agent_);
         if (transfer.refusal()) return *transfer.refusal();
         return drive_alone(transfer, multi.get(), cancel);
     }
 
 private:
-    static void lock(CURL*, curl_lock_data data, curl_lock_access, void* self) {
-        static_cast<CurlTransport*>(self)->lock_for(data).lock();
-    }
-    static void unlock(CURL*, curl_lock_data data, void* self) {
-        static_cast<CurlTransport*>(self)->lock_for(data).unlock();
-    }
-    std::mutex& lock_for(curl_lock_data data) {
-        auto i = static_cast<std::size_t>(data);
-        return locks_[i < locks_.size() ? i : 0];
-    }
-
     // Enough warm connections for a handful of parallel sends; more are closed when returned.
     static constexpr std::size_t kMaxIdleMultiHandles = 8;
 
     std::string user_agent_;
-    std::array<std::mutex, CURL_LOCK_DATA_LAST> locks_;   // before share_: its callbacks use them
-    CURLSH* share_ = nullptr;
-    std::unique_ptr<MultiPool> multis_;
+    detail::CurlShare share_;   // declared before multis_, so pooled connections close first
+    MultiPool multis_;
 };
 
 }  // namespace
