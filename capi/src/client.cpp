@@ -5,21 +5,9 @@
 #include <memory>
 
 #include "guard.hpp"
-#include "nbcore/client.hpp"
+#include "handles.hpp"
 #include "nbcore/image.hpp"
 #include "nbcore/models.hpp"
-
-struct nbc_client {
-    std::unique_ptr<nbcore::Client> client;
-};
-
-struct nbc_request {
-    nbcore::Request req;
-};
-
-struct nbc_result {
-    nbcore::Result res;
-};
 
 using nbcapi::guard;
 using nbcapi::invalid_arg;

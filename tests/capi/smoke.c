@@ -76,6 +76,50 @@ int main(void) {
     }
     CHECK(events_seen >= 3);
     nbc_result_free(res);
+    res = NULL;
+
+    /* Jobs: submit returns at once, progress is readable while it runs, wait then result. */
+    CHECK(nbc_submit(NULL, c, r, NULL) == NBC_E_INVALID_ARG);
+    nbc_job *job = NULL;
+    nbc_submit_options so = NBC_SUBMIT_OPTIONS_INIT;
+    so.struct_size = 2;
+    CHECK(nbc_submit(&job, c, r, &so) == NBC_E_INVALID_ARG && job == NULL);
+    so.struct_size = sizeof so;
+    so.priority = 3;
+    CHECK(nbc_submit(&job, c, r, &so) == NBC_OK && job != NULL);
+    if (job) {
+        nbc_progress p = NBC_PROGRESS_INIT;
+        int done = 0;
+        CHECK(nbc_job_progress(&p, job) == NBC_OK);
+        CHECK(p.stage >= NBC_JOB_QUEUED && p.stage <= NBC_JOB_DONE);
+        CHECK(nbc_job_result(&res, job) == NBC_E_INVALID_ARG || p.stage == NBC_JOB_DONE);
+        nbc_result_free(res);
+        res = NULL;
+        CHECK(nbc_job_wait(&done, job, -1) == NBC_OK && done == 1);
+        CHECK(nbc_job_progress(&p, job) == NBC_OK && p.stage == NBC_JOB_DONE && p.attempt == 1);
+        CHECK(nbc_job_result(&res, job) == NBC_OK && res != NULL);
+        if (res) CHECK(nbc_result_image_count(res) == 1);
+        nbc_result_free(res);
+        res = NULL;
+        nbc_job_free(job);
+    }
+    /* A job cancelled at once ends CANCELLED. */
+    job = NULL;
+    CHECK(nbc_submit(&job, c, r, NULL) == NBC_OK);
+    if (job) {
+        int done = 0;
+        CHECK(nbc_job_cancel(job) == NBC_OK);
+        CHECK(nbc_job_cancel(job) == NBC_OK);
+        CHECK(nbc_job_wait(&done, job, 2000) == NBC_OK && done == 1);
+        CHECK(nbc_job_result(&res, job) == NBC_E_CANCELLED && res == NULL);
+        CHECK(strstr(nbc_error_advice(NULL), "") != NULL);
+        nbc_job_free(job);
+    }
+    CHECK(nbc_job_wait(NULL, NULL, 0) == NBC_E_INVALID_ARG);
+    CHECK(nbc_job_cancel(NULL) == NBC_E_INVALID_ARG);
+    CHECK(nbc_job_progress(NULL, NULL) == NBC_E_INVALID_ARG);
+    nbc_job_free(NULL);
+
     nbc_request_free(r);
     nbc_client_free(c);
 

@@ -12,6 +12,7 @@ every attempt (result.attempts / error.attempts).
 
 from __future__ import annotations
 
+import builtins
 import os
 import warnings
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
@@ -20,7 +21,8 @@ from . import _nbcore
 from ._errors import *  # noqa: F401,F403  (the exception classes are part of the API)
 from ._errors import __all__ as _error_names
 from ._errors import DIMENSION_NAMES as _DIMENSIONS
-from ._types import Attempt, Diagnosis, Image, ImageCheck, Result, RetryPolicy, Route, Usage
+from ._types import (Attempt, Diagnosis, Image, ImageCheck, JobProgress, Result, RetryPolicy, Route,
+                     Usage)
 
 __version__ = _nbcore.version()
 
@@ -29,7 +31,7 @@ MODELS = ("gemini-3-pro-image-preview", "gemini-2.5-flash-image")
 ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 IMAGE_SIZES = ("1K", "2K", "4K")
 
-__all__ = ["Client", "RetryPolicy", "Route", "Result", "Image", "Attempt", "Usage", "ImageCheck", "check_image",
+__all__ = ["Client", "Job", "JobProgress", "RetryPolicy", "Route", "Result", "Image", "Attempt", "Usage", "ImageCheck", "check_image",
            "Diagnosis", "diagnose",
            "DEFAULT_MODEL", "MODELS", "ASPECT_RATIOS", "IMAGE_SIZES", "__version__"] + list(_error_names)
 
@@ -140,30 +142,98 @@ class Client:
     def model(self) -> str:
         return self._model
 
-    def generate(self, prompt: str, images: Optional[Sequence[ImageInput]] = None, *,
-                 model: Optional[str] = None, aspect_ratio: Optional[str] = None,
-                 image_size: Optional[str] = None,
-                 safety: Optional[Union[Dict[str, str], Iterable[Tuple[str, str]]]] = None,
-                 seed: Optional[int] = None, temperature: Optional[float] = None,
-                 system_instruction: Optional[str] = None) -> Result:
-        """Generate (or edit, with input images) and return a Result; raises an NbcoreError
-        subclass on failure. Blocks while waiting and retrying; the GIL is released meanwhile."""
+    def submit(self, prompt: str, images: Optional[Sequence[ImageInput]] = None, *,
+               model: Optional[str] = None, aspect_ratio: Optional[str] = None,
+               image_size: Optional[str] = None,
+               safety: Optional[Union[Dict[str, str], Iterable[Tuple[str, str]]]] = None,
+               seed: Optional[int] = None, temperature: Optional[float] = None,
+               system_instruction: Optional[str] = None, deadline: Optional[float] = None,
+               priority: int = 0) -> "Job":
+        """Start a request and return a Job at once. Every request runs on nbcore's one I/O
+        thread; argument errors are raised here."""
         inputs = [_image_bytes(i) for i in (images or [])]
         if isinstance(safety, dict):
             safety = list(safety.items())
-        raw = self._client.generate(
+        handle = self._client.submit(
             prompt=prompt, model=model, aspect_ratio=aspect_ratio, image_size=image_size,
             seed=seed, temperature=temperature, system_instruction=system_instruction,
-            images=inputs, safety=list(safety or []))
-        return Result(
-            images=[Image(**im) for im in raw["images"]],
-            text=raw["text"],
-            usage=Usage(**raw["usage"]),
-            attempts=[Attempt.from_dict(a) for a in raw["attempts"]],
-            route=raw["route"],
-            model_version=raw["model_version"],
-            image_size=raw["image_size"],
-        )
+            images=inputs, safety=list(safety or []),
+            deadline_ms=_seconds_to_ms(deadline, "deadline"), priority=int(priority))
+        return Job(handle)
+
+    def generate(self, prompt: str, images: Optional[Sequence[ImageInput]] = None, **kwargs: Any) -> Result:
+        """Generate (or edit, with input images) and return a Result; raises an NbcoreError
+        subclass on failure. Blocks while waiting and retrying, with the GIL released; Ctrl-C
+        cancels the request and raises KeyboardInterrupt. Takes the arguments of submit()."""
+        job = self.submit(prompt, images, **kwargs)
+        try:
+            job.wait()
+        except BaseException:
+            job.cancel()
+            raise
+        return job.result()
+
+    async def generate_async(self, prompt: str, images: Optional[Sequence[ImageInput]] = None,
+                             **kwargs: Any) -> Result:
+        """generate() for asyncio: the request runs on nbcore's I/O thread while the event loop
+        goes on; cancelling the awaiting task cancels the request."""
+        import asyncio
+
+        job = self.submit(prompt, images, **kwargs)
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(None, job.result)
+        except asyncio.CancelledError:
+            job.cancel()
+            raise
+
+
+class Job:
+    """A request in flight (from Client.submit). Thread-safe."""
+
+    def __init__(self, handle: Any):
+        self._h = handle
+
+    @property
+    def progress(self) -> JobProgress:
+        """Where the request stands now: stage, attempt, wait left, text for people."""
+        return JobProgress(**self._h.progress())
+
+    @property
+    def done(self) -> bool:
+        return self._h.done()
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Wait up to `timeout` seconds (None: until done); events go to on_event meanwhile, on
+        this thread. True when the request has finished."""
+        return self._h.wait(timeout)
+
+    def result(self, timeout: Optional[float] = None) -> Result:
+        """Wait, then return the Result or raise the request's NbcoreError. Raises
+        builtins.TimeoutError if it is not done within `timeout` seconds."""
+        if not self._h.wait(timeout):
+            raise builtins.TimeoutError(f"the request is still running after {timeout} s")
+        return _result_from(self._h.result())
+
+    def cancel(self) -> None:
+        """Stop the request at once; it ends with CancelledError unless already finished."""
+        self._h.cancel()
+
+    def __repr__(self) -> str:
+        p = self.progress
+        return f"<nbcore.Job {p.stage} attempt {p.attempt}: {p.text}>"
+
+
+def _result_from(raw: Dict[str, Any]) -> Result:
+    return Result(
+        images=[Image(**im) for im in raw["images"]],
+        text=raw["text"],
+        usage=Usage(**raw["usage"]),
+        attempts=[Attempt.from_dict(a) for a in raw["attempts"]],
+        route=raw["route"],
+        model_version=raw["model_version"],
+        image_size=raw["image_size"],
+    )
 
 
 def check_image(data: Union[bytes, bytearray, memoryview]) -> ImageCheck:

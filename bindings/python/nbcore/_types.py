@@ -6,7 +6,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-__all__ = ["Attempt", "Image", "Result", "ImageCheck", "Usage", "RetryPolicy", "Diagnosis", "Route"]
+__all__ = ["Attempt", "Image", "Result", "ImageCheck", "Usage", "RetryPolicy", "Diagnosis", "Route",
+           "JobProgress"]
 
 _PRESETS = {"interactive": 0, "patient": 1, "none": 2}
 
@@ -234,3 +235,17 @@ class Route:
                 "api_key": self.api_key, "project": self.project, "location": self.location,
                 "token_env": self.token_env, "token_command": self.token_command,
                 "quota_pool": self.quota_pool, "flags": flags}
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """Where a request stands (Job.progress)."""
+
+    stage: str            # queued, waiting_quota, sending, waiting_server, receiving, validating, retrying, done
+    attempt: int          # the current or last attempt, 0 before the first
+    last_outcome: str     # status name of the last finished attempt
+    wait_left: float      # seconds until the next step while waiting for quota or a retry
+    elapsed: float
+    bytes_received: int
+    route: str
+    text: str             # one line for people: "retrying in 3.0 s after RATE_LIMITED (RPM)"

@@ -31,13 +31,49 @@ def _seconds(ms: Optional[int]) -> str:
     return "-" if ms is None else f"{ms / 1000:.1f} s"
 
 
-class EventPrinter:
-    """Prints one plain line per attempt event (the live form of result.attempts)."""
+class LiveLine:
+    """One status line rewritten in place on a terminal (stage, retry reason, countdown)."""
 
     def __init__(self, stream=sys.stderr):
         self.stream = stream
+        self.enabled = stream.isatty()
+        self.shown = False
+
+    def show(self, text: str) -> None:
+        if not self.enabled:
+            return
+        width = shutil.get_terminal_size((100, 20)).columns - 1
+        self.stream.write("\r" + text[:width].ljust(width))
+        self.stream.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            width = shutil.get_terminal_size((100, 20)).columns - 1
+            self.stream.write("\r" + " " * width + "\r")
+            self.stream.flush()
+            self.shown = False
+
+
+def progress_text(p: Any) -> str:
+    text = f"[{p.elapsed:6.1f} s] attempt {p.attempt or 1}: {p.text}"
+    if p.wait_left > 0:
+        text += f" ({p.wait_left:.0f} s left)"
+    if p.bytes_received and p.stage == "receiving":
+        text += f", {p.bytes_received / 1e6:.1f} MB"
+    return text
+
+
+class EventPrinter:
+    """Prints one plain line per attempt event (the live form of result.attempts)."""
+
+    def __init__(self, stream=sys.stderr, live: Optional[LiveLine] = None):
+        self.stream = stream
+        self.live = live
 
     def __call__(self, ev: Dict[str, Any]) -> None:
+        if self.live:
+            self.live.clear()
         kind = ev["kind"]
         t = f"[{ev['elapsed_ms'] / 1000:6.1f} s]"
         if kind == "attempt_start":
@@ -86,15 +122,27 @@ def _error_json(err: NbcoreError) -> Dict[str, Any]:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    printer = None if args.quiet or args.json else EventPrinter()
+    live = None if args.quiet or args.json else LiveLine()
+    printer = None if args.quiet or args.json else EventPrinter(live=live)
     client = Client(model=args.model, retry=args.retry, max_attempts=args.max_attempts,
                     deadline=args.deadline, on_event=printer)
     images: List[bytes] = []
     for path in args.image or []:
         with open(path, "rb") as f:
             images.append(f.read())
-    result = client.generate(args.prompt, images=images, aspect_ratio=args.aspect,
-                             image_size=args.size, seed=args.seed)
+    job = client.submit(args.prompt, images=images, aspect_ratio=args.aspect,
+                        image_size=args.size, seed=args.seed)
+    try:
+        while not job.wait(0.25):
+            if live:
+                live.show(progress_text(job.progress))
+    except BaseException:
+        job.cancel()
+        raise
+    finally:
+        if live:
+            live.clear()
+    result = job.result()
     written = []
     for i, im in enumerate(result.images):
         path = args.output

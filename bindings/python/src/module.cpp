@@ -5,7 +5,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <map>
 #include <memory>
+#include <thread>
 #include <optional>
 #include <string>
 #include <vector>
@@ -61,15 +63,25 @@ void check(int rc) {
 
 const char* or_null(const std::optional<std::string>& s) { return s ? s->c_str() : nullptr; }
 
-// Holds the Python event callback and any exception it raised (re-raised after the call).
+// Holds the Python event callback and any exception it raised. Events are delivered on the thread
+// that waits for a job, so an exception is kept for that thread and re-raised when its wait
+// returns. Touched only with the GIL held.
 struct EventBridge {
     py::object callback;
-    std::optional<py::error_already_set> pending;
+    std::map<std::thread::id, py::error_already_set> pending;
+
+    std::optional<py::error_already_set> take_pending() {
+        auto it = pending.find(std::this_thread::get_id());
+        if (it == pending.end()) return std::nullopt;
+        py::error_already_set e = std::move(it->second);
+        pending.erase(it);
+        return e;
+    }
 
     static void trampoline(const nbc_event* ev, void* payload) {
         auto* self = static_cast<EventBridge*>(payload);
         py::gil_scoped_acquire gil;
-        if (self->pending) return;  // one failure is enough; later events are dropped
+        if (self->pending.count(std::this_thread::get_id())) return;  // one failure is enough
         try {
             py::dict d;
             static const char* kinds[] = {"",     "attempt_start", "attempt_end", "retry_scheduled",
@@ -87,7 +99,7 @@ struct EventBridge {
             d["image_size"] = ev->image_size ? ev->image_size : "";
             self->callback(d);
         } catch (py::error_already_set& e) {
-            self->pending.emplace(std::move(e));
+            self->pending.emplace(std::this_thread::get_id(), std::move(e));
         }
     }
 };
@@ -195,12 +207,13 @@ struct ClientHandle {
     ClientHandle(const ClientHandle&) = delete;
     ClientHandle& operator=(const ClientHandle&) = delete;
 
-    py::dict generate(const std::string& prompt, std::optional<std::string> model,
-                      std::optional<std::string> aspect_ratio, std::optional<std::string> image_size,
-                      std::optional<int64_t> seed, std::optional<double> temperature,
-                      std::optional<std::string> system_instruction,
-                      const std::vector<std::pair<py::bytes, std::optional<std::string>>>& images,
-                      const std::vector<std::pair<std::string, std::string>>& safety) {
+    std::unique_ptr<nbc_request, decltype(&nbc_request_free)> build_request(
+        const std::string& prompt, const std::optional<std::string>& model,
+        const std::optional<std::string>& aspect_ratio, const std::optional<std::string>& image_size,
+        std::optional<int64_t> seed, std::optional<double> temperature,
+        const std::optional<std::string>& system_instruction,
+        const std::vector<std::pair<py::bytes, std::optional<std::string>>>& images,
+        const std::vector<std::pair<std::string, std::string>>& safety) {
         std::unique_ptr<nbc_request, decltype(&nbc_request_free)> req(nullptr, &nbc_request_free);
         {
             nbc_request* r = nullptr;
@@ -220,61 +233,145 @@ struct ClientHandle {
         }
         for (const auto& [cat, thr] : safety)
             check(nbc_request_add_safety_setting(req.get(), cat.c_str(), thr.c_str()));
-
-        nbc_result* res = nullptr;
-        int rc;
-        if (events) events->pending.reset();
-        {
-            py::gil_scoped_release nogil;
-            rc = nbc_generate(&res, client, req.get());
-        }
-        std::unique_ptr<nbc_result, decltype(&nbc_result_free)> owned(res, &nbc_result_free);
-        if (events && events->pending) {
-            py::error_already_set e = std::move(*events->pending);
-            events->pending.reset();
-            throw e;
-        }
-        check(rc);
-
-        py::dict out;
-        py::list imgs;
-        for (int i = 0, n = nbc_result_image_count(res); i < n; ++i) {
-            nbc_image_info info = NBC_IMAGE_INFO_INIT;
-            check(nbc_result_image(&info, res, i));
-            py::dict im;
-            im["data"] = py::bytes(reinterpret_cast<const char*>(info.data), info.size);
-            im["mime"] = info.mime;
-            im["width"] = info.width;
-            im["height"] = info.height;
-            im["channels"] = info.channels;
-            imgs.append(im);
-        }
-        out["images"] = imgs;
-        out["text"] = nbc_result_text(res);
-        out["model_version"] = nbc_result_model_version(res);
-        out["route"] = nbc_result_route(res);
-        out["image_size"] = nbc_result_image_size(res);
-        py::list attempts;
-        for (int i = 0, n = nbc_result_attempt_count(res); i < n; ++i) {
-            nbc_attempt a = NBC_ATTEMPT_INIT;
-            check(nbc_result_attempt(&a, res, i));
-            attempts.append(attempt_dict(a));
-        }
-        out["attempts"] = attempts;
-        nbc_usage u = NBC_USAGE_INIT;
-        check(nbc_result_usage(&u, res));
-        py::dict usage;
-        usage["prompt_tokens"] = u.prompt_tokens;
-        usage["candidates_tokens"] = u.candidates_tokens;
-        usage["thoughts_tokens"] = u.thoughts_tokens;
-        usage["total_tokens"] = u.total_tokens;
-        usage["image_output_tokens"] = u.image_output_tokens;
-        out["usage"] = usage;
-        return out;
+        return req;
     }
 };
 
-// The fields of one nbc_error object (a diagnosis), as a dict.
+py::dict result_dict(nbc_result* res) {
+    py::dict out;
+    py::list imgs;
+    for (int i = 0, n = nbc_result_image_count(res); i < n; ++i) {
+        nbc_image_info info = NBC_IMAGE_INFO_INIT;
+        check(nbc_result_image(&info, res, i));
+        py::dict im;
+        im["data"] = py::bytes(reinterpret_cast<const char*>(info.data), info.size);
+        im["mime"] = info.mime;
+        im["width"] = info.width;
+        im["height"] = info.height;
+        im["channels"] = info.channels;
+        imgs.append(im);
+    }
+    out["images"] = imgs;
+    out["text"] = nbc_result_text(res);
+    out["model_version"] = nbc_result_model_version(res);
+    out["route"] = nbc_result_route(res);
+    out["image_size"] = nbc_result_image_size(res);
+    py::list attempts;
+    for (int i = 0, n = nbc_result_attempt_count(res); i < n; ++i) {
+        nbc_attempt a = NBC_ATTEMPT_INIT;
+        check(nbc_result_attempt(&a, res, i));
+        attempts.append(attempt_dict(a));
+    }
+    out["attempts"] = attempts;
+    nbc_usage u = NBC_USAGE_INIT;
+    check(nbc_result_usage(&u, res));
+    py::dict usage;
+    usage["prompt_tokens"] = u.prompt_tokens;
+    usage["candidates_tokens"] = u.candidates_tokens;
+    usage["thoughts_tokens"] = u.thoughts_tokens;
+    usage["total_tokens"] = u.total_tokens;
+    usage["image_output_tokens"] = u.image_output_tokens;
+    out["usage"] = usage;
+    return out;
+}
+
+// A job in flight. Waiting releases the GIL and wakes every 100 ms to let Python handle signals:
+// Ctrl-C cancels the job and raises KeyboardInterrupt within a fraction of a second.
+struct JobHandle {
+    nbc_job* job = nullptr;
+    std::shared_ptr<ClientHandle> client;   // keeps the client (and its event bridge) alive
+
+    ~JobHandle() { nbc_job_free(job); }
+
+    // True when done within `timeout` seconds (None = until done).
+    bool wait(std::optional<double> timeout) {
+        using clock = std::chrono::steady_clock;
+        auto until = timeout ? clock::now() + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(*timeout))
+                             : clock::time_point::max();
+        for (;;) {
+            auto left = until - clock::now();
+            int64_t slice = 100;
+            if (timeout) slice = std::max<int64_t>(0, std::min<int64_t>(100, std::chrono::duration_cast<std::chrono::milliseconds>(left).count()));
+            int done = 0;
+            int rc;
+            {
+                py::gil_scoped_release nogil;
+                rc = nbc_job_wait(&done, job, slice);
+            }
+            if (client->events)
+                if (auto e = client->events->take_pending()) {
+                    nbc_job_cancel(job);
+                    throw std::move(*e);
+                }
+            check(rc);
+            if (done) return true;
+            if (PyErr_CheckSignals() != 0) {
+                nbc_job_cancel(job);
+                throw py::error_already_set();
+            }
+            if (timeout && clock::now() >= until) return false;
+        }
+    }
+
+    bool done() {
+        int d = 0;
+        check(nbc_job_wait(&d, job, 0));
+        if (client->events)
+            if (auto e = client->events->take_pending()) throw std::move(*e);
+        return d != 0;
+    }
+
+    py::dict result() {
+        nbc_result* res = nullptr;
+        int rc = nbc_job_result(&res, job);
+        std::unique_ptr<nbc_result, decltype(&nbc_result_free)> owned(res, &nbc_result_free);
+        check(rc);
+        return result_dict(res);
+    }
+
+    void cancel() { check(nbc_job_cancel(job)); }
+
+    py::dict progress() {
+        nbc_progress p = NBC_PROGRESS_INIT;
+        check(nbc_job_progress(&p, job));
+        static const char* kStages[] = {"queued",    "waiting_quota", "sending", "waiting_server",
+                                        "receiving", "validating",    "retrying", "done"};
+        py::dict d;
+        d["stage"] = (p.stage >= 0 && p.stage <= 7) ? kStages[p.stage] : "unknown";
+        d["attempt"] = p.attempt;
+        d["last_outcome"] = nbc_status_name(p.last_outcome);
+        d["wait_left"] = static_cast<double>(p.wait_left_ms) / 1000.0;
+        d["elapsed"] = static_cast<double>(p.elapsed_ms) / 1000.0;
+        d["bytes_received"] = p.bytes_received;
+        d["route"] = std::string(p.route);
+        d["text"] = std::string(p.text);
+        return d;
+    }
+};
+
+std::unique_ptr<JobHandle> submit(std::shared_ptr<ClientHandle> client, const std::string& prompt,
+                                  std::optional<std::string> model, std::optional<std::string> aspect_ratio,
+                                  std::optional<std::string> image_size, std::optional<int64_t> seed,
+                                  std::optional<double> temperature, std::optional<std::string> system_instruction,
+                                  const std::vector<std::pair<py::bytes, std::optional<std::string>>>& images,
+                                  const std::vector<std::pair<std::string, std::string>>& safety,
+                                  int64_t deadline_ms, int priority) {
+    auto req = client->build_request(prompt, model, aspect_ratio, image_size, seed, temperature,
+                                     system_instruction, images, safety);
+    nbc_submit_options o = NBC_SUBMIT_OPTIONS_INIT;
+    o.deadline_ms = deadline_ms;
+    o.priority = priority;
+    auto h = std::make_unique<JobHandle>();
+    h->client = client;
+    int rc;
+    {
+        py::gil_scoped_release nogil;   // encoding large input images takes a moment
+        rc = nbc_submit(&h->job, client->client, req.get(), &o);
+    }
+    check(rc);
+    return h;
+}
+
 py::dict error_dict(const nbc_error* e) {
     py::dict d;
     d["code"] = nbc_error_code(e);
@@ -339,14 +436,21 @@ PYBIND11_MODULE(_nbcore, m) {
     m.def("retry_preset", &retry_preset, py::arg("preset"));
     m.def("diagnose", &diagnose, py::arg("status"), py::arg("body"), py::arg("headers"));
 
-    py::class_<ClientHandle>(m, "_Client")
+    py::class_<JobHandle>(m, "_Job")
+        .def("wait", &JobHandle::wait, py::arg("timeout"))
+        .def("done", &JobHandle::done)
+        .def("result", &JobHandle::result)
+        .def("cancel", &JobHandle::cancel)
+        .def("progress", &JobHandle::progress);
+
+    py::class_<ClientHandle, std::shared_ptr<ClientHandle>>(m, "_Client")
         .def(py::init<std::optional<std::string>, std::optional<std::string>, std::optional<std::string>,
                       py::dict, int64_t, int64_t, int64_t, bool, py::object, py::list, bool, bool>(),
              py::arg("api_key"), py::arg("base_url"), py::arg("model"), py::arg("retry"),
              py::arg("deadline_ms"), py::arg("attempt_timeout_ms"), py::arg("idle_timeout_ms"),
              py::arg("stream"), py::arg("on_event"), py::arg("routes"), py::arg("downgrade_on_timeout"),
              py::arg("retry_budget"))
-        .def("generate", &ClientHandle::generate, py::arg("prompt"), py::arg("model"),
-             py::arg("aspect_ratio"), py::arg("image_size"), py::arg("seed"), py::arg("temperature"),
-             py::arg("system_instruction"), py::arg("images"), py::arg("safety"));
+        .def("submit", &submit, py::arg("prompt"), py::arg("model"), py::arg("aspect_ratio"),
+             py::arg("image_size"), py::arg("seed"), py::arg("temperature"), py::arg("system_instruction"),
+             py::arg("images"), py::arg("safety"), py::arg("deadline_ms"), py::arg("priority"));
 }

@@ -315,6 +315,57 @@ typedef struct nbc_usage {
 #define NBC_USAGE_INIT { sizeof(nbc_usage), 0, 0, 0, 0, 0 }
 NBC_API(int) nbc_result_usage(nbc_usage *out, const nbc_result *res);
 
+/* ---- jobs: requests in flight ------------------------------------------------------------ */
+
+/* A request started with nbc_submit. Every transfer and timer of every job runs on one I/O
+ * thread; a job's events are delivered to the client's on_event on the thread that waits for it
+ * (nbc_job_wait, nbc_generate). A handle may be used from any thread. */
+typedef struct nbc_job nbc_job;
+
+#define NBC_JOB_QUEUED         0   /* waiting for a transfer slot (or a route to reopen) */
+#define NBC_JOB_WAITING_QUOTA  1   /* held by the quota governor until the limits allow it */
+#define NBC_JOB_SENDING        2
+#define NBC_JOB_WAITING_SERVER 3   /* sent; the model is working */
+#define NBC_JOB_RECEIVING      4
+#define NBC_JOB_VALIDATING     5   /* decoding and checking the images */
+#define NBC_JOB_RETRYING       6   /* waiting before the next attempt */
+#define NBC_JOB_DONE           7
+
+typedef struct nbc_submit_options {
+    uint32_t struct_size;
+    int64_t deadline_ms;         /* 0: the client's default */
+    int32_t priority;            /* higher goes first when requests queue */
+} nbc_submit_options;
+#define NBC_SUBMIT_OPTIONS_INIT { sizeof(nbc_submit_options), 0, 0 }
+
+typedef struct nbc_progress {
+    uint32_t struct_size;
+    int32_t stage;               /* NBC_JOB_* */
+    int32_t attempt;             /* the current or last attempt, 0 before the first */
+    int32_t last_outcome;        /* of the last finished attempt: NBC_OK or NBC_E_* */
+    int64_t wait_left_ms;        /* WAITING_QUOTA / RETRYING: until the next step */
+    int64_t elapsed_ms;
+    uint64_t bytes_received;     /* of the current attempt */
+    char route[96];
+    char text[160];              /* one line for people: "retrying in 3.0 s after RATE_LIMITED (RPM)" */
+} nbc_progress;
+#define NBC_PROGRESS_INIT { sizeof(nbc_progress), 0, 0, 0, 0, 0, 0, {0}, {0} }
+
+/* Starts a request and returns at once. opts may be NULL. Argument errors are reported here. */
+NBC_API(int) nbc_submit(nbc_job **out, nbc_client *client, const nbc_request *req,
+                        const nbc_submit_options *opts);
+/* Waits up to timeout_ms (-1: until done; 0: just deliver pending events). *done is 1 when the
+ * job has finished. Returns NBC_OK, or an error code if the arguments are wrong. */
+NBC_API(int) nbc_job_wait(int *done, nbc_job *job, int64_t timeout_ms);
+/* The outcome of a finished job: NBC_OK and *out a new result, or the job's error code with
+ * nbc_error_last() describing it. NBC_E_INVALID_ARG while the job is still running. */
+NBC_API(int) nbc_job_result(nbc_result **out, nbc_job *job);
+/* Stops the job at once; it ends CANCELLED unless it had already finished. Idempotent. */
+NBC_API(int) nbc_job_cancel(nbc_job *job);
+NBC_API(int) nbc_job_progress(nbc_progress *out, const nbc_job *job);
+/* Releases the handle; a job still running is cancelled first. NULL is fine. */
+NBC_API(void) nbc_job_free(nbc_job *job);
+
 /* ---- image checks ------------------------------------------------------------------------ */
 
 typedef struct nbc_image_check {

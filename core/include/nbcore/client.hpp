@@ -12,6 +12,7 @@
 #include "nbcore/clock.hpp"
 #include "nbcore/codec.hpp"
 #include "nbcore/image.hpp"
+#include "nbcore/io_loop.hpp"
 #include "nbcore/policy.hpp"
 #include "nbcore/redact.hpp"
 #include "nbcore/resilience.hpp"
@@ -68,15 +69,21 @@ struct ClientOptions {
     image::BlankRules blank_rules;
     bool keep_pixels = true;             // keep decoded pixels in results (no second decode)
     bool stream = false;                 // use :streamGenerateContent?alt=sse
+    // Delivered on the thread that waits for the request (generate(), Job::wait()), never on
+    // the I/O thread, so a slow callback cannot stall other transfers and an exception it throws
+    // surfaces in the waiting caller.
     EventCallback on_event;
-    std::shared_ptr<net::Transport> transport;   // null = libcurl
-    std::shared_ptr<Clock> clock;                // null = system clock
-    std::shared_ptr<Rng> rng;                    // null = random_device-seeded
+    std::size_t max_in_flight = 64;      // transfers at once for this client; more wait their turn
+    std::shared_ptr<net::IoLoop> io_loop;          // null = the process-wide loop
+    std::shared_ptr<net::WorkerPool> workers;      // image validation; null = the process-wide pool
+    std::shared_ptr<Clock> clock;        // wall time (quota days, advice); null = system clock
+    std::shared_ptr<Rng> rng;            // null = random_device-seeded
 };
 
 struct CallOptions {
     std::chrono::milliseconds deadline{0};   // 0 = the client's default
     const CancelToken* cancel = nullptr;
+    int priority = 0;                        // higher goes first when requests queue
 };
 
 struct ResultImage {
@@ -104,14 +111,57 @@ struct Result {
     std::chrono::milliseconds elapsed{0};
 };
 
+// Where a request stands.
+enum class JobStage {
+    Queued,         // waiting for a transfer slot (or a route to reopen)
+    WaitingQuota,   // the quota governor holds it until the limits allow it
+    Sending,        // the request is going out
+    WaitingServer,  // sent; the model is working (no bytes yet)
+    Receiving,      // the answer is streaming in
+    Validating,     // decoding and checking the images
+    Retrying,       // waiting before the next attempt
+    Done,
+};
+std::string_view job_stage_name(JobStage s) noexcept;   // "queued", "waiting for quota", ...
+
+struct JobProgress {
+    JobStage stage = JobStage::Queued;
+    int attempt = 0;                          // the current or last attempt
+    Status last_outcome = Status::OK;         // of the last finished attempt
+    std::chrono::milliseconds wait_left{0};   // WaitingQuota / Retrying: until the next step
+    std::chrono::milliseconds elapsed{0};
+    std::size_t bytes_received = 0;           // of the current attempt
+    std::string route;
+    std::string text;                         // one line for people: "retrying in 3.0 s after RATE_LIMITED"
+};
+
+// A request in flight. Thread-safe; the engine keeps it alive until it is done.
+class Job {
+public:
+    virtual ~Job() = default;
+    virtual JobProgress progress() const = 0;
+    // Waits up to `timeout` (nullopt = until done), delivering this job's events to the client's
+    // on_event on the calling thread meanwhile. True when the job is done.
+    virtual bool wait(std::optional<std::chrono::milliseconds> timeout = std::nullopt) = 0;
+    virtual bool done() const = 0;
+    // Waits until done, then returns the Result or throws the Error. Repeatable.
+    virtual Result get() = 0;
+    // Stops the request at once (a transfer is aborted, a wait interrupted); the job then ends
+    // with CANCELLED unless it had already finished. Idempotent.
+    virtual void cancel() = 0;
+};
+using JobPtr = std::shared_ptr<Job>;
+
 class Client {
 public:
     explicit Client(ClientOptions options);
-    ~Client();
+    ~Client();   // cancels the jobs still running and waits for them to end
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
 
-    // Blocking. Retries and waits inside; throws nbcore::Error on failure. Thread-safe.
+    // Starts a request and returns at once. Argument errors throw here (INVALID_ARG).
+    JobPtr submit(const Request& req, const CallOptions& call = {});
+    // submit() + get(): retries and waits inside; throws nbcore::Error on failure. Thread-safe.
     Result generate(const Request& req, const CallOptions& call = {});
 
     const ClientOptions& options() const noexcept;
