@@ -8,7 +8,7 @@ runs=7
 [ "${1:-}" = "--quick" ] && runs=3
 scripts/install-deps --no-venv
 cmake -S . -B build -G Ninja -DNBCORE_BUILD_BENCH=ON >/dev/null
-cmake --build build -j"$(nproc)" --target bench_extract bench_validate bench_receive nbcore-emulator >/dev/null
+cmake --build build -j"$(nproc)" --target bench_extract bench_validate bench_receive bench_inflight nbcore-emulator >/dev/null
 echo "== (a) extraction: reply -> image bytes, no pixel decode"
 build/bench/bench_extract --runs "$runs"
 echo
@@ -17,3 +17,6 @@ build/bench/bench_validate --runs "$runs"
 echo
 echo "== (c) peak memory to receive and extract one 4K answer over loopback"
 build/bench/bench_receive --emulator build/emulator/nbcore-emulator --runs 3
+echo
+echo "== (d) 500 requests in flight at once against 2 s of server latency"
+build/bench/bench_inflight --emulator build/emulator/nbcore-emulator --requests 500 --latency-ms 2000

@@ -3,6 +3,8 @@
 // it with curl_multi_wakeup; transfers themselves are touched on the loop thread alone.
 #include "nbcore/io_loop.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -271,6 +273,7 @@ public:
         auto started = ready.get_future();
         thread_ = std::thread([state = state_, &ready] {
             state->loop_thread = std::this_thread::get_id();
+            pthread_setname_np(pthread_self(), "nbcore-io");   // for top -H, gdb and the benches
             ready.set_value();
             state->run();
         });
@@ -470,7 +473,11 @@ struct WorkerPool::Impl {
 WorkerPool::WorkerPool(std::size_t threads) : impl_(std::make_unique<Impl>()) {
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
     impl_->threads.reserve(threads);
-    for (std::size_t i = 0; i < threads; ++i) impl_->threads.emplace_back([q = impl_->queue] { q->work(); });
+    for (std::size_t i = 0; i < threads; ++i)
+        impl_->threads.emplace_back([q = impl_->queue] {
+            pthread_setname_np(pthread_self(), "nbcore-worker");
+            q->work();
+        });
 }
 
 WorkerPool::~WorkerPool() {
