@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Runs a program with NBCORE_TEST_BASE_URL pointing at a freshly started nbcore-emulator.
+# Runs a program with NBCORE_TEST_BASE_URL pointing at a freshly started nbcore-emulator
+# (answers take 300 ms, so a job can be cancelled while the server works).
 #   run_with_emulator.sh EMULATOR PROGRAM [ARGS...]
 set -euo pipefail
 emulator=$1; shift
 key=capi-test-key-0001
 out=$(mktemp)
-"$emulator" --port 0 --key "$key" >"$out" 2>/dev/null &
+"$emulator" --port 0 --key "$key" --latency-ms 300 >"$out" 2>/dev/null &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$out"' EXIT
 for _ in $(seq 100); do
