@@ -12,9 +12,14 @@ bool is_zero_value(std::string_view v) {
     return !v.empty() && v.find_first_not_of('0') == std::string_view::npos;
 }
 
-// Which quota a violation is about, from its quotaId and quotaMetric.
 Dimension dimension_of(const QuotaViolation& v) {
     if (is_zero_value(v.value)) return Dimension::ZERO;
+    return violation_metric_dimension(v);
+}
+
+}  // namespace
+
+Dimension violation_metric_dimension(const QuotaViolation& v) {
     std::string text = v.id + " " + v.metric;
     bool per_day = contains_ci(text, "PerDay") || contains_ci(text, "per_day") || contains_ci(text, "per day");
     bool per_minute = contains_ci(text, "PerMinute") || contains_ci(text, "per_minute") ||
@@ -25,6 +30,8 @@ Dimension dimension_of(const QuotaViolation& v) {
     if (per_minute && contains_ci(text, "request")) return Dimension::RPM;
     return Dimension::UNKNOWN;
 }
+
+namespace {
 
 int rank(Dimension d) {
     switch (d) {
@@ -101,11 +108,16 @@ Verdict strictest(const std::vector<QuotaViolation>& all) {
 
 }  // namespace
 
-Diagnosis classify_quota(int http_status, const ErrorBody& e, const Observation& obs,
-                         SystemTime now) {
+std::vector<QuotaViolation> quota_violations(const ErrorBody& e) {
     std::vector<QuotaViolation> all = e.violations;
     if (auto info = violation_in_error_info(e)) all.push_back(std::move(*info));
     for (auto& v : violations_in_message(e.message)) all.push_back(std::move(v));
+    return all;
+}
+
+Diagnosis classify_quota(int http_status, const ErrorBody& e, const Observation& obs,
+                         SystemTime now) {
+    std::vector<QuotaViolation> all = quota_violations(e);
     auto verdict = strictest(all);
 
     Diagnosis d;

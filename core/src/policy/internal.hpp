@@ -60,6 +60,14 @@ ErrorBody error_body_from(const ApiError& e);
 // with what ApiError does not carry, the legacy errors[] reason), else the raw body's.
 ErrorBody envelope_of(const Observation& obs);
 
+// Every quota violation a 429 body states: its QuotaFailure, Vertex's ErrorInfo metadata
+// (quota_limit_value), and the "limit: N" lines of the newer message form.
+std::vector<QuotaViolation> quota_violations(const ErrorBody& e);
+
+// The dimension a violation names by its quotaId and quotaMetric (RPM, TPM, IPM, RPD or UNKNOWN),
+// whatever its value; classify() additionally reads a value of 0 as ZERO.
+Dimension violation_metric_dimension(const QuotaViolation& v);
+
 // ---- server-suggested delays --------------------------------------------------------------
 
 std::optional<Millis> parse_proto_duration(std::string_view text);   // "47s", "0.5s"
