@@ -1,12 +1,17 @@
 // Clients, requests, generation and results.
+#include <chrono>
 #include <cmath>
+#include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
 
 #include "guard.hpp"
 #include "handles.hpp"
+#include "nbcore/governor.hpp"
 #include "nbcore/image.hpp"
+#include "nbcore/state.hpp"
 #include "nbcore/models.hpp"
 
 using nbcapi::guard;
@@ -16,7 +21,8 @@ using nbcapi::require;
 namespace {
 
 // The first published layout of nbc_client_options ends after event_payload.
-constexpr std::size_t kClientOptionsV1 = sizeof(nbc_client_options);
+// The first published layout ended at route_count; callers built against it are still served.
+constexpr std::size_t kClientOptionsV1 = offsetof(nbc_client_options, tier);
 
 std::string opt_str(const char* s) { return s ? std::string(s) : std::string(); }
 
@@ -92,6 +98,35 @@ nbcore::RouteConfig to_core_route(const nbc_route& r, size_t index) {
     return c;
 }
 
+std::string state_path_of(const char* path) {
+    std::string p = opt_str(path);
+    return p.empty() || p == NBC_STATE_DEFAULT ? nbcore::quota::default_state_path() : p;
+}
+
+std::shared_ptr<nbcore::quota::Governor> to_governor(const nbc_client_options& o) {
+    namespace q = nbcore::quota;
+    q::GovernorOptions g;
+    g.tier = opt_str(o.tier);
+    auto limit = [](int64_t v, const char* name) -> std::optional<std::int64_t> {
+        if (v < 0) invalid_arg(std::string("nbc_client_options.") + name + " must be >= 0 (0 = the tier's or learned)");
+        return v > 0 ? std::optional<std::int64_t>(v) : std::nullopt;
+    };
+    g.custom.rpm = limit(o.rpm_limit, "rpm_limit");
+    g.custom.tpm = limit(o.tpm_limit, "tpm_limit");
+    g.custom.ipm = limit(o.ipm_limit, "ipm_limit");
+    g.custom.rpd = limit(o.rpd_limit, "rpd_limit");
+    auto cap = [](double v, const char* name) -> std::optional<double> {
+        if (!(v >= 0) || v > 1e9) invalid_arg(std::string("nbc_client_options.") + name + " must be 0 (no cap) or a positive amount in US dollars");
+        return v > 0 ? std::optional<double>(v) : std::nullopt;
+    };
+    g.caps.daily_usd = cap(o.budget_daily_usd, "budget_daily_usd");
+    g.caps.monthly_usd = cap(o.budget_monthly_usd, "budget_monthly_usd");
+    g.caps.total_usd = cap(o.budget_total_usd, "budget_total_usd");
+    if (o.prices_json) g.prices = q::PriceTable::from_json(o.prices_json);
+    if (o.state_path) g.state = q::open_state_store(state_path_of(o.state_path));
+    return q::Governor::create(std::move(g));
+}
+
 nbcore::ClientOptions to_core_options(const nbc_client_options& o) {
     nbcore::ClientOptions c;
     c.api_key = opt_str(o.api_key);
@@ -119,6 +154,9 @@ nbcore::ClientOptions to_core_options(const nbc_client_options& o) {
     c.timeouts.total = std::chrono::milliseconds(o.attempt_timeout_ms);
     c.timeouts.idle = std::chrono::milliseconds(o.idle_timeout_ms);
     c.stream = (o.flags & NBC_CLIENT_STREAM) != 0;
+    if (o.max_in_flight < 0) invalid_arg("nbc_client_options.max_in_flight must be >= 0 (0 = 64)");
+    if (o.max_in_flight > 0) c.max_in_flight = static_cast<std::size_t>(o.max_in_flight);
+    c.governor = to_governor(o);
     if (o.on_event) {
         nbc_event_fn fn = o.on_event;
         void* payload = o.event_payload;
@@ -136,6 +174,8 @@ nbcore::ClientOptions to_core_options(const nbc_client_options& o) {
             e.message = ev.message.c_str();
             e.route = ev.route.c_str();
             e.image_size = ev.image_size.c_str();
+            e.dimension = static_cast<int32_t>(ev.dimension);
+            e.percent = ev.percent;
             fn(&e, payload);
         };
     }
@@ -148,6 +188,16 @@ const nbcore::ResultImage& image_at(const nbc_result* res, int index) {
         invalid_arg("image index " + std::to_string(index) + " is out of range (the result has " +
                     std::to_string(res->res.images.size()) + " images)");
     return res->res.images[static_cast<std::size_t>(index)];
+}
+
+char* usage_string(const nbcore::quota::UsageSnapshot& snap, int format) {
+    if (format != NBC_USAGE_TEXT && format != NBC_USAGE_JSON)
+        invalid_arg("format is " + std::to_string(format) + "; use NBC_USAGE_TEXT or NBC_USAGE_JSON");
+    std::string text = format == NBC_USAGE_JSON ? nbcore::quota::usage_json(snap) : nbcore::quota::format_usage(snap);
+    char* copy = static_cast<char*>(std::malloc(text.size() + 1));
+    if (!copy) throw std::bad_alloc();
+    std::memcpy(copy, text.c_str(), text.size() + 1);
+    return copy;
 }
 
 void copy_truncated(char* dst, std::size_t cap, const std::string& src) {
@@ -163,7 +213,7 @@ extern "C" {
 NBC_API(int) nbc_client_options_init(nbc_client_options* opts, size_t struct_size) {
     return guard([&] {
         require(opts, "opts");
-        if (struct_size < sizeof(uint32_t) || struct_size > kClientOptionsV1)
+        if (struct_size < sizeof(uint32_t) || struct_size > sizeof(nbc_client_options))
             invalid_arg("struct_size " + std::to_string(struct_size) +
                         " does not match any version of nbc_client_options; pass sizeof(nbc_client_options)");
         nbc_client_options defaults = NBC_CLIENT_OPTIONS_INIT;
@@ -178,8 +228,7 @@ NBC_API(int) nbc_client_new(nbc_client** out, const nbc_client_options* opts) {
         require(out, "out");
         nbc_client_options o = NBC_CLIENT_OPTIONS_INIT;
         if (opts) {
-            nbcapi::check_struct_size(opts, sizeof(nbc_client_options), sizeof(nbc_client_options),
-                                      "nbc_client_options");
+            nbcapi::check_struct_size(opts, kClientOptionsV1, sizeof(nbc_client_options), "nbc_client_options");
             std::memcpy(&o, opts, std::min<std::size_t>(opts->struct_size, sizeof o));
         }
         auto c = std::make_unique<nbc_client>();
@@ -355,6 +404,33 @@ NBC_API(int) nbc_result_attempt(nbc_attempt* out, const nbc_result* res, int ind
         nbcapi::fill_attempt(out, res->res.attempts[static_cast<std::size_t>(index)]);
     });
 }
+
+NBC_API(double) nbc_result_cost_usd(const nbc_result* res) { return res ? res->res.cost_usd : 0.0; }
+
+NBC_API(int) nbc_client_usage(char** out, nbc_client* client, int format) {
+    if (out) *out = nullptr;
+    return guard([&] {
+        require(out, "out");
+        require(client, "client");
+        *out = usage_string(client->client->usage(), format);
+    });
+}
+
+NBC_API(int) nbc_state_usage(char** out, const char* state_path, int format) {
+    if (out) *out = nullptr;
+    return guard([&] {
+        require(out, "out");
+        if (format != NBC_USAGE_TEXT && format != NBC_USAGE_JSON)
+            invalid_arg("format is " + std::to_string(format) + "; use NBC_USAGE_TEXT or NBC_USAGE_JSON");
+        nbcore::quota::StoreOptions so;
+        so.create = false;   // reading usage never creates a state file
+        auto path = state_path_of(state_path);
+        auto store = nbcore::quota::open_state_store(path, so);
+        *out = usage_string(store->snapshot(std::chrono::system_clock::now()), format);
+    });
+}
+
+NBC_API(void) nbc_string_free(char* s) { std::free(s); }
 
 NBC_API(int) nbc_result_usage(nbc_usage* out, const nbc_result* res) {
     return guard([&] {

@@ -484,14 +484,21 @@ TEST_CASE("quota learning: what real 429 bodies teach", "[quota][learn]") {
             CHECK(*s.at(Dimension::RPM).adaptive == Approx(5.0));
         }
     }
-    SECTION("the emulator's paid RPM body: retry delay drains, no number, AIMD") {
+    SECTION("the emulator's paid RPM body: the retry delay drains; a delay is trusted, not guessed at") {
         auto d = diagnose_429(kEmulatorPaidRpm, now);
         REQUIRE(d.dimension == Dimension::RPM);
-        auto s = learn_from_429({}, signal_from_429(d, kEmulatorPaidRpm), *tier_limits("tier1", kModelPro),
+        auto sig = signal_from_429(d, kEmulatorPaidRpm);
+        for (const Limits& configured : {*tier_limits("tier1", kModelPro), Limits{}}) {
+            auto s = learn_from_429({}, sig, configured, UsedByDimension{40, 0, 0, 40}, now, cfg);
+            CHECK(s.at(Dimension::RPM).drained_until == now + 5s);
+            CHECK_FALSE(s.at(Dimension::RPM).adaptive.has_value());
+        }
+    }
+    SECTION("a configured limit is not guessed at either, even by a 429 without details") {
+        auto d = diagnose_429(kLegacyShort, now);
+        auto s = learn_from_429({}, signal_from_429(d, kLegacyShort), *tier_limits("tier1", kModelPro),
                                 UsedByDimension{40, 0, 0, 40}, now, cfg);
-        CHECK(s.at(Dimension::RPM).drained_until == now + 5s);
-        REQUIRE(s.at(Dimension::RPM).adaptive.has_value());
-        CHECK(*s.at(Dimension::RPM).adaptive == Approx(20.0));   // half of min(300, 40)
+        CHECK_FALSE(s.at(Dimension::RPM).adaptive.has_value());
     }
 }
 
@@ -550,11 +557,9 @@ TEST_CASE("quota AIMD: multiplicative decrease, additive increase", "[quota][lea
     }
     SECTION("TPM and IPM learn in their own units") {
         QuotaSignal tpm;
-        tpm.dimension = Dimension::TPM;
-        tpm.retry_after = Millis(3000);
+        tpm.dimension = Dimension::TPM;   // no delay and no number: the limit is guessed
         auto s = learn_from_429({}, tpm, Limits{}, UsedByDimension{5, 8000, 5, 5}, now, cfg);
         CHECK(*s.at(Dimension::TPM).adaptive == Approx(4000));
-        CHECK(s.at(Dimension::TPM).drained_until == now + 3s);
         CHECK_FALSE(s.at(Dimension::RPM).adaptive.has_value());
         s = learn_from_success(s, one_request(400), Limits{}, cfg);
         CHECK(*s.at(Dimension::TPM).adaptive == Approx(4040));   // 400^2 / 4000

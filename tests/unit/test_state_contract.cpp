@@ -165,19 +165,18 @@ TEST_CASE("state contract: a 429 is learned, counted, drained and its entry rele
     std::int64_t last = 0;
     for (int i = 0; i < 6; ++i) last = st.admit(admit_request(key, Limits{}, t0 + std::chrono::seconds(i))).ticket;
 
-    QuotaSignal sig;
+    QuotaSignal sig;   // a 429 that states neither a limit nor a delay: the limit is guessed
     sig.dimension = Dimension::RPM;
-    sig.retry_after = Millis(20'000);
     auto learned = st.on_429(key, sig, Limits{}, LearnConfig{}, last, t0 + 6s);
     CHECK(learned.before == KeyState{});
     CHECK(learned.used[0] == 6);   // counted before its entry was released
     REQUIRE(learned.after.at(Dimension::RPM).adaptive.has_value());
     CHECK(*learned.after.at(Dimension::RPM).adaptive == Approx(3.0));
-    CHECK(learned.after.at(Dimension::RPM).drained_until == t0 + 26s);
+    CHECK(learned.after.at(Dimension::RPM).drained_until == SystemTime{});
     CHECK(st.learned(key) == learned.after);
 
-    // The drain holds the dimension full until t0+26; the adaptive limit (3) then applies to the
-    // five entries left (t0..t0+4), of which three must leave: the third does at t0+62.
+    // The adaptive limit (3) applies to the five entries left (t0..t0+4), of which three must
+    // leave: the third does at t0+62.
     auto drained = st.admit(admit_request(key, Limits{}, t0 + 10s));
     CHECK(drained.fit.verdict == Verdict::Later);
     CHECK(drained.fit.at == t0 + 62s);

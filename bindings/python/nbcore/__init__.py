@@ -13,6 +13,7 @@ every attempt (result.attempts / error.attempts).
 from __future__ import annotations
 
 import builtins
+import json
 import os
 import warnings
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
@@ -33,6 +34,7 @@ IMAGE_SIZES = ("1K", "2K", "4K")
 
 __all__ = ["Client", "Job", "JobProgress", "RetryPolicy", "Route", "Result", "Image", "Attempt", "Usage", "ImageCheck", "check_image",
            "Diagnosis", "diagnose",
+           "state_usage", "DEFAULT_STATE",
            "DEFAULT_MODEL", "MODELS", "ASPECT_RATIOS", "IMAGE_SIZES", "__version__"] + list(_error_names)
 
 ImageInput = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", Any]
@@ -81,6 +83,62 @@ def _image_bytes(item: ImageInput) -> Tuple[bytes, Optional[str]]:
         advice="Pass encoded bytes, a file path, a PIL image or a numpy uint8 array.")
 
 
+DEFAULT_STATE = ":default:"   # state_path: the default state file (NBCORE_STATE_FILE, XDG_STATE_HOME...)
+
+_BUDGET_KEYS = ("daily", "monthly", "total")
+_LIMIT_KEYS = ("rpm", "tpm", "ipm", "rpd")
+
+
+def _quota_options(tier, budget, state_path, prices, max_in_flight) -> Dict[str, Any]:
+    """Client(tier=..., budget=..., ...) as the fields of nbc_client_options."""
+    q: Dict[str, Any] = {}
+    if isinstance(tier, dict):
+        unknown = set(tier) - set(_LIMIT_KEYS)
+        if unknown:
+            raise InvalidArgumentError(  # noqa: F405
+                f"tier has unknown keys {sorted(unknown)}",
+                advice='Use a tier name ("free", "tier1", "tier2", "tier3") or a dict with rpm, tpm, ipm, rpd.')
+        for k in _LIMIT_KEYS:
+            v = tier.get(k)
+            if v is not None:
+                if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+                    raise InvalidArgumentError(  # noqa: F405
+                        f"tier[{k!r}] is {v!r}", advice=f"Give {k} as a positive whole number, or leave it out to learn it.")
+                q[k] = v
+    elif tier is not None:
+        if not isinstance(tier, str):
+            raise InvalidArgumentError(  # noqa: F405
+                f"tier is a {type(tier).__name__}", advice='Use "free", "tier1", "tier2", "tier3" or a dict of limits.')
+        q["tier"] = tier
+    if budget is not None:
+        if not isinstance(budget, dict):
+            raise InvalidArgumentError(  # noqa: F405
+                f"budget is a {type(budget).__name__}", advice='Use a dict such as {"daily": 5.0, "monthly": 100.0}.')
+        unknown = set(budget) - set(_BUDGET_KEYS)
+        if unknown:
+            raise InvalidArgumentError(  # noqa: F405
+                f"budget has unknown keys {sorted(unknown)}", advice="Use daily, monthly and total (US dollars).")
+        for k in _BUDGET_KEYS:
+            v = budget.get(k)
+            if v is not None:
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+                    raise InvalidArgumentError(  # noqa: F405
+                        f"budget[{k!r}] is {v!r}", advice=f"Give the {k} cap as a positive amount in US dollars, or None for no cap.")
+                q[k] = float(v)
+    if state_path is not None:
+        q["state_path"] = os.fspath(state_path)
+    if prices is not None:
+        q["prices_json"] = prices if isinstance(prices, str) else json.dumps(prices)
+    if max_in_flight is not None:
+        q["max_in_flight"] = int(max_in_flight)
+    return q
+
+
+def state_usage(state_path: Optional[str] = None) -> Dict[str, Any]:
+    """Quota and spend from a state file (None: the default one), without a client."""
+    return json.loads(_nbcore.state_usage(None if state_path is None else os.fspath(state_path), 1))
+
+
 class Client:
     """A client for the Gemini image models.
 
@@ -106,6 +164,17 @@ class Client:
         downgrade_on_timeout: a timeout at 4K retries at 2K, then 1K (recorded in attempts).
         retry_budget: bound retries to a share of requests (20% plus 1 per second) so a retry
             storm cannot burn the quota.
+        tier: the project's quota tier, so requests wait for quota instead of provoking 429s:
+            "free", "tier1", "tier2", "tier3", or your own numbers {"rpm": N, "tpm": N,
+            "ipm": N, "rpd": N} (missing keys are learned). None: limits are learned from 429s.
+        budget: spending caps in US dollars, {"daily": 5.0, "monthly": 100.0, "total": None};
+            a request whose worst-case cost would cross one fails with BudgetError before it
+            is sent. Alerts at 50/80/100% arrive as budget_alert events.
+        state_path: where quota use, learned limits and spend are kept. None: in memory, this
+            client only. A file path: shared by every process naming it and kept across runs;
+            nbcore.DEFAULT_STATE for the default file (the one `nbcore usage` reads).
+        prices: price overrides as a dict or JSON text (docs/quota-and-budget.md).
+        max_in_flight: transfers at once for this client (more requests wait their turn).
     """
 
     def __init__(self, api_key: Optional[str] = None, model: str = DEFAULT_MODEL,
@@ -116,7 +185,12 @@ class Client:
                  stream: bool = False, on_event: Optional[EventCallback] = None,
                  vertexai: Optional[bool] = None, project: Optional[str] = None,
                  location: Optional[str] = None, routes: Optional[Sequence[Route]] = None,
-                 downgrade_on_timeout: bool = False, retry_budget: bool = True):
+                 downgrade_on_timeout: bool = False, retry_budget: bool = True,
+                 tier: Optional[Union[str, Dict[str, int]]] = None,
+                 budget: Optional[Dict[str, Optional[float]]] = None,
+                 state_path: Optional[Union[str, "os.PathLike[str]"]] = None,
+                 prices: Optional[Union[str, Dict[str, Any]]] = None,
+                 max_in_flight: Optional[int] = None):
         policy = retry if isinstance(retry, RetryPolicy) else RetryPolicy.preset(retry)
         if max_attempts is not None:
             policy = policy.replace(max_attempts=int(max_attempts))
@@ -136,7 +210,17 @@ class Client:
             idle_timeout_ms=_seconds_to_ms(idle_timeout, "idle_timeout"),
             stream=bool(stream), on_event=on_event,
             routes=[r._to_c() for r in (routes or [])],
-            downgrade_on_timeout=bool(downgrade_on_timeout), retry_budget=bool(retry_budget))
+            downgrade_on_timeout=bool(downgrade_on_timeout), retry_budget=bool(retry_budget),
+            quota=_quota_options(tier, budget, state_path, prices, max_in_flight))
+
+    def usage(self) -> Dict[str, Any]:
+        """Quota used against limits (per key fingerprint and model, each dimension) and spend
+        against caps, from this client's state: a dict (see docs/quota-and-budget.md)."""
+        return json.loads(self._client.usage(1))
+
+    def usage_text(self) -> str:
+        """The same as a table for people (what `nbcore usage` prints)."""
+        return self._client.usage(0)
 
     @property
     def model(self) -> str:
@@ -233,6 +317,7 @@ def _result_from(raw: Dict[str, Any]) -> Result:
         route=raw["route"],
         model_version=raw["model_version"],
         image_size=raw["image_size"],
+        cost_usd=raw["cost_usd"],
     )
 
 

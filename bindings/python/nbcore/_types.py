@@ -151,6 +151,7 @@ class Result:
     route: str                      # the route that answered
     model_version: str
     image_size: str = ""            # the size asked for (smaller than requested after a downgrade)
+    cost_usd: float = 0.0           # what every attempt was billed, from usage and the price table
 
     @property
     def image(self) -> Image:

@@ -14,7 +14,8 @@ import shutil
 import sys
 from typing import Any, Dict, List, Optional
 
-from . import ASPECT_RATIOS, DEFAULT_MODEL, IMAGE_SIZES, Client, NbcoreError, check_image, diagnose
+from . import (ASPECT_RATIOS, DEFAULT_MODEL, DEFAULT_STATE, IMAGE_SIZES, Client, InvalidArgumentError,
+               NbcoreError, _nbcore, check_image, diagnose, state_usage)
 from ._errors import STATUS_NAMES
 
 EXIT_BASE = 10
@@ -98,6 +99,10 @@ class EventPrinter:
             line = f"{t} failing over to {ev['route']} ({ev['message']})"
         elif kind == "downgrade":
             line = f"{t} downgrading to {ev['image_size']} ({ev['message']})"
+        elif kind == "quota_wait":
+            line = f"{t} {ev['message']}"
+        elif kind in ("quota_warning", "budget_alert"):
+            line = f"{t} warning: {ev['message']}"
         else:
             line = f"{t} done: {ev['outcome']}"
         print(line, file=self.stream, flush=True)
@@ -125,7 +130,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     live = None if args.quiet or args.json else LiveLine()
     printer = None if args.quiet or args.json else EventPrinter(live=live)
     client = Client(model=args.model, retry=args.retry, max_attempts=args.max_attempts,
-                    deadline=args.deadline, on_event=printer)
+                    deadline=args.deadline, on_event=printer, **_quota_args(args))
     images: List[bytes] = []
     for path in args.image or []:
         with open(path, "rb") as f:
@@ -157,15 +162,51 @@ def cmd_generate(args: argparse.Namespace) -> int:
             "model_version": result.model_version, "usage": result.usage.__dict__,
             "images": [{"mime": im.mime, "width": im.width, "height": im.height, "bytes": len(im.data)}
                        for im in result.images],
+            "cost_usd": result.cost_usd,
             "attempts": [a.__dict__ for a in result.attempts]}), flush=True)
     else:
         for path, im in zip(written, result.images):
             size = os.path.getsize(path)
             how = "" if size == len(im.data) else f", converted from the {im.mime} the server sent"
             print(f"wrote {path} ({im.width}x{im.height}, {size} bytes{how}) "
-                  f"after {len(result.attempts)} attempt(s)")
+                  f"after {len(result.attempts)} attempt(s), ${result.cost_usd:.3f}")
         if result.text:
             print(f"model says: {result.text}")
+    return 0
+
+
+def _quota_args(args: argparse.Namespace) -> Dict[str, Any]:
+    """--tier / --rpm... / --budget-* / --state as Client keyword arguments."""
+    limits = {k: getattr(args, k) for k in ("rpm", "tpm", "ipm", "rpd") if getattr(args, k) is not None}
+    if limits and args.tier:
+        raise InvalidArgumentError("--tier and --rpm/--tpm/--ipm/--rpd were both given",
+                                   advice="Give a tier name, or your own limits, not both.")
+    budget = {k: getattr(args, f"budget_{k}") for k in ("daily", "monthly", "total")
+              if getattr(args, f"budget_{k}") is not None}
+    return {"tier": limits or args.tier, "budget": budget or None,
+            "state_path": None if args.state == "memory" else args.state}
+
+
+def add_quota_arguments(p: argparse.ArgumentParser) -> None:
+    q = p.add_argument_group("quota and budget")
+    q.add_argument("--tier", choices=["free", "tier1", "tier2", "tier3"],
+                   help="the project's quota tier (default: limits learned from 429s)")
+    for k, what in (("rpm", "requests per minute"), ("tpm", "input tokens per minute"),
+                    ("ipm", "images per minute"), ("rpd", "requests per day")):
+        q.add_argument(f"--{k}", type=int, metavar="N", help=f"your own limit: {what}")
+    for k in ("daily", "monthly", "total"):
+        q.add_argument(f"--budget-{k}", type=float, metavar="USD", help=f"{k} spending cap in US dollars")
+    q.add_argument("--state", default=DEFAULT_STATE, metavar="PATH",
+                   help="state file shared with other runs and processes (default: the one "
+                        "`nbcore usage` reads); 'memory' keeps nothing")
+
+
+def cmd_usage(args: argparse.Namespace) -> int:
+    path = None if args.state == DEFAULT_STATE else args.state
+    if args.json:
+        print(json.dumps(state_usage(path)))
+    else:
+        print(_nbcore.state_usage(path, 0), end="")
     return 0
 
 
@@ -261,6 +302,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--deadline", type=float, help="total seconds for the request")
     g.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    add_quota_arguments(g)
+
+    u = sub.add_parser("usage", help="quota used against limits and spend against caps, from the state file")
+    u.add_argument("--state", default=DEFAULT_STATE, metavar="PATH", help="state file (default: the default one)")
+    u.add_argument("--json", action="store_true")
 
     c = sub.add_parser("check", help="check image files: valid, corrupt or blank")
     c.add_argument("files", nargs="+")
@@ -291,6 +337,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             return cmd_generate(args)
         if args.command == "check":
             return cmd_check(args)
+        if args.command == "usage":
+            return cmd_usage(args)
         if args.command == "diagnose":
             return cmd_diagnose(args)
     except NbcoreError as err:

@@ -84,9 +84,11 @@ struct EventBridge {
         if (self->pending.count(std::this_thread::get_id())) return;  // one failure is enough
         try {
             py::dict d;
-            static const char* kinds[] = {"",     "attempt_start", "attempt_end", "retry_scheduled",
-                                          "done", "breaker",       "failover",    "downgrade"};
-            d["kind"] = (ev->kind >= 1 && ev->kind <= 7) ? kinds[ev->kind] : "unknown";
+            static const char* kinds[] = {"",          "attempt_start", "attempt_end",   "retry_scheduled",
+                                          "done",      "breaker",       "failover",      "downgrade",
+                                          "quota_wait", "quota_warning", "budget_alert"};
+            constexpr int kKinds = sizeof kinds / sizeof kinds[0];
+            d["kind"] = (ev->kind >= 1 && ev->kind < kKinds) ? kinds[ev->kind] : "unknown";
             d["attempt"] = ev->attempt;
             d["outcome"] = nbc_status_name(ev->outcome);
             d["http_status"] = ev->http_status;
@@ -97,6 +99,9 @@ struct EventBridge {
             d["message"] = ev->message ? ev->message : "";
             d["route"] = ev->route ? ev->route : "";
             d["image_size"] = ev->image_size ? ev->image_size : "";
+            static const char* dims[] = {"", "RPM", "TPM", "IPM", "RPD", "ZERO", "UNKNOWN"};
+            d["dimension"] = (ev->dimension >= 0 && ev->dimension <= 6) ? dims[ev->dimension] : "";
+            d["percent"] = ev->percent;
             self->callback(d);
         } catch (py::error_already_set& e) {
             self->pending.emplace(std::this_thread::get_id(), std::move(e));
@@ -179,7 +184,7 @@ struct ClientHandle {
     ClientHandle(std::optional<std::string> api_key, std::optional<std::string> base_url,
                  std::optional<std::string> model, py::dict retry, int64_t deadline_ms,
                  int64_t attempt_timeout_ms, int64_t idle_timeout_ms, bool stream, py::object on_event,
-                 py::list routes, bool downgrade_on_timeout, bool retry_budget) {
+                 py::list routes, bool downgrade_on_timeout, bool retry_budget, py::dict quota) {
         nbc_retry_policy policy = policy_from_dict(retry);
         std::vector<std::string> route_strings;
         std::vector<nbc_route> route_list = routes_from(routes, route_strings);
@@ -195,6 +200,29 @@ struct ClientHandle {
                   (retry_budget ? 0u : NBC_CLIENT_NO_RETRY_BUDGET);
         o.routes = route_list.empty() ? nullptr : route_list.data();
         o.route_count = route_list.size();
+        // Quota and budget (validated by the C layer, which names the field on error).
+        auto str_field = [&](const char* k) -> std::optional<std::string> {
+            if (!quota.contains(k) || quota[k].is_none()) return std::nullopt;
+            return quota[k].cast<std::string>();
+        };
+        auto int_field = [&](const char* k) -> int64_t {
+            return quota.contains(k) && !quota[k].is_none() ? quota[k].cast<int64_t>() : 0;
+        };
+        auto usd_field = [&](const char* k) -> double {
+            return quota.contains(k) && !quota[k].is_none() ? quota[k].cast<double>() : 0.0;
+        };
+        auto tier = str_field("tier"), state_path = str_field("state_path"), prices = str_field("prices_json");
+        o.tier = or_null(tier);
+        o.rpm_limit = int_field("rpm");
+        o.tpm_limit = int_field("tpm");
+        o.ipm_limit = int_field("ipm");
+        o.rpd_limit = int_field("rpd");
+        o.budget_daily_usd = usd_field("daily");
+        o.budget_monthly_usd = usd_field("monthly");
+        o.budget_total_usd = usd_field("total");
+        o.state_path = or_null(state_path);
+        o.prices_json = or_null(prices);
+        o.max_in_flight = static_cast<int32_t>(int_field("max_in_flight"));
         if (!on_event.is_none()) {
             events = std::make_unique<EventBridge>();
             events->callback = on_event;
@@ -204,6 +232,19 @@ struct ClientHandle {
         check(nbc_client_new(&client, &o));
     }
     ~ClientHandle() { nbc_client_free(client); }
+
+    std::string usage(int format) {
+        char* text = nullptr;
+        int rc;
+        {
+            py::gil_scoped_release nogil;   // the state file may be busy with another process
+            rc = nbc_client_usage(&text, client, format);
+        }
+        check(rc);
+        std::string out(text);
+        nbc_string_free(text);
+        return out;
+    }
     ClientHandle(const ClientHandle&) = delete;
     ClientHandle& operator=(const ClientHandle&) = delete;
 
@@ -272,6 +313,7 @@ py::dict result_dict(nbc_result* res) {
     usage["total_tokens"] = u.total_tokens;
     usage["image_output_tokens"] = u.image_output_tokens;
     out["usage"] = usage;
+    out["cost_usd"] = nbc_result_cost_usd(res);
     return out;
 }
 
@@ -443,13 +485,27 @@ PYBIND11_MODULE(_nbcore, m) {
         .def("cancel", &JobHandle::cancel)
         .def("progress", &JobHandle::progress);
 
+    m.def("state_usage", [](std::optional<std::string> path, int format) {
+        char* text = nullptr;
+        int rc;
+        {
+            py::gil_scoped_release nogil;
+            rc = nbc_state_usage(&text, or_null(path), format);
+        }
+        check(rc);
+        std::string out(text);
+        nbc_string_free(text);
+        return out;
+    }, py::arg("path"), py::arg("format"));
+
     py::class_<ClientHandle, std::shared_ptr<ClientHandle>>(m, "_Client")
         .def(py::init<std::optional<std::string>, std::optional<std::string>, std::optional<std::string>,
-                      py::dict, int64_t, int64_t, int64_t, bool, py::object, py::list, bool, bool>(),
+                      py::dict, int64_t, int64_t, int64_t, bool, py::object, py::list, bool, bool, py::dict>(),
              py::arg("api_key"), py::arg("base_url"), py::arg("model"), py::arg("retry"),
              py::arg("deadline_ms"), py::arg("attempt_timeout_ms"), py::arg("idle_timeout_ms"),
              py::arg("stream"), py::arg("on_event"), py::arg("routes"), py::arg("downgrade_on_timeout"),
-             py::arg("retry_budget"))
+             py::arg("retry_budget"), py::arg("quota"))
+        .def("usage", &ClientHandle::usage, py::arg("format"))
         .def("submit", &submit, py::arg("prompt"), py::arg("model"), py::arg("aspect_ratio"),
              py::arg("image_size"), py::arg("seed"), py::arg("temperature"), py::arg("system_instruction"),
              py::arg("images"), py::arg("safety"), py::arg("deadline_ms"), py::arg("priority"));

@@ -163,6 +163,9 @@ typedef struct nbc_client nbc_client;
 #define NBC_EVENT_BREAKER         5   /* a route's circuit breaker changed state; message says how */
 #define NBC_EVENT_FAILOVER        6   /* the next attempt goes to another route (route) */
 #define NBC_EVENT_DOWNGRADE       7   /* the next attempt asks for a smaller image (image_size) */
+#define NBC_EVENT_QUOTA_WAIT      8   /* held by the quota governor for delay_ms (dimension binds) */
+#define NBC_EVENT_QUOTA_WARNING   9   /* use of `dimension` crossed `percent` (80) of its limit */
+#define NBC_EVENT_BUDGET_ALERT   10   /* spend crossed `percent` (50, 80, 100) of a cap; message names it */
 
 typedef struct nbc_event {
     uint32_t struct_size;
@@ -177,6 +180,8 @@ typedef struct nbc_event {
     const char *message;
     const char *route;
     const char *image_size;
+    int32_t dimension;           /* NBC_DIM_* (QUOTA_WAIT, QUOTA_WARNING), else NBC_DIM_NONE */
+    int32_t percent;             /* QUOTA_WARNING, BUDGET_ALERT */
 } nbc_event;
 
 /* Called on the thread running the request. Must not call back into the same client. */
@@ -249,8 +254,28 @@ typedef struct nbc_client_options {
     void *event_payload;
     const nbc_route *routes;     /* NULL: one route from base_url and the environment; copied */
     size_t route_count;
+    /* Quota: admission before every attempt, so the client never provokes a 429 it can foresee. */
+    const char *tier;            /* NULL or "": limits learned from 429s; "free", "tier1", "tier2", "tier3" */
+    int64_t rpm_limit;           /* > 0: replaces the tier's requests per minute; 0: the tier's (or learned) */
+    int64_t tpm_limit;           /* input tokens per minute */
+    int64_t ipm_limit;           /* output images per minute */
+    int64_t rpd_limit;           /* requests per day (resets at midnight America/Los_Angeles) */
+    /* Budget, in US dollars; 0: no cap. A request whose worst-case cost would cross a cap fails
+     * with NBC_E_BUDGET before it is sent. */
+    double budget_daily_usd;     /* per Pacific day */
+    double budget_monthly_usd;   /* per Pacific calendar month */
+    double budget_total_usd;     /* for as long as the state lives */
+    /* Where quota use, learned limits and spend live. NULL: in memory, this client only. A file
+     * path: SQLite, shared by every process that names it and kept across runs (created 0600).
+     * NBC_STATE_DEFAULT: $NBCORE_STATE_FILE, else $XDG_STATE_HOME/nbcore/state.db, else
+     * ~/.local/state/nbcore/state.db. */
+    const char *state_path;
+    const char *prices_json;     /* NULL: the built-in price table; else overrides (docs/quota-and-budget.md) */
+    int32_t max_in_flight;       /* transfers at once for this client; 0: 64 */
 } nbc_client_options;
-#define NBC_CLIENT_OPTIONS_INIT { sizeof(nbc_client_options), 0, NULL, NULL, NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, 0 }
+#define NBC_CLIENT_OPTIONS_INIT { sizeof(nbc_client_options), 0, NULL, NULL, NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, \
+                                  NULL, 0, NULL, 0, 0, 0, 0, 0.0, 0.0, 0.0, NULL, NULL, 0 }
+#define NBC_STATE_DEFAULT ":default:"
 
 /* Fills *opts with defaults; struct_size is the caller's sizeof(nbc_client_options). */
 NBC_API(int) nbc_client_options_init(nbc_client_options *opts, size_t struct_size);
@@ -314,6 +339,20 @@ typedef struct nbc_usage {
 } nbc_usage;
 #define NBC_USAGE_INIT { sizeof(nbc_usage), 0, 0, 0, 0, 0 }
 NBC_API(int) nbc_result_usage(nbc_usage *out, const nbc_result *res);
+/* What every attempt of the request was billed, in US dollars, from usage and the price table. */
+NBC_API(double) nbc_result_cost_usd(const nbc_result *res);
+
+/* ---- quota and spend at a glance ---------------------------------------------------------- */
+
+#define NBC_USAGE_TEXT 0   /* a table for people */
+#define NBC_USAGE_JSON 1
+
+/* Each quota dimension used against its limit and spend against each cap, as text or JSON.
+ * *out is a new string for nbc_string_free. From a client's state, or from a state file
+ * (NULL or NBC_STATE_DEFAULT: the default path) without a client. */
+NBC_API(int) nbc_client_usage(char **out, nbc_client *client, int format);
+NBC_API(int) nbc_state_usage(char **out, const char *state_path, int format);
+NBC_API(void) nbc_string_free(char *s);
 
 /* ---- jobs: requests in flight ------------------------------------------------------------ */
 

@@ -11,6 +11,7 @@
 
 #include "nbcore/clock.hpp"
 #include "nbcore/codec.hpp"
+#include "nbcore/governor.hpp"
 #include "nbcore/image.hpp"
 #include "nbcore/io_loop.hpp"
 #include "nbcore/policy.hpp"
@@ -34,6 +35,9 @@ enum class EventKind {
     BreakerTransition,  // a route's circuit breaker changed state (message says from -> to, why)
     FailOver,           // the next attempt goes to another route (`route`)
     Downgrade,          // the next attempt asks for a smaller image (`image_size`)
+    QuotaWait,          // the quota governor holds the request for `delay` (`dimension` binds)
+    QuotaWarning,       // use of `dimension` crossed `percent` (80) of its limit
+    BudgetAlert,        // spend crossed `percent` (50, 80, 100) of a cap; message names it
 };
 
 struct Event {
@@ -48,6 +52,8 @@ struct Event {
     std::chrono::milliseconds elapsed{0};        // since the request started
     std::string route;                           // the attempt's route (FailOver: the new one)
     std::string image_size;                      // the size asked for (Downgrade: the new one)
+    Dimension dimension = Dimension::NONE;       // QuotaWait, QuotaWarning
+    int percent = 0;                             // QuotaWarning, BudgetAlert
 };
 using EventCallback = std::function<void(const Event&)>;
 
@@ -73,6 +79,11 @@ struct ClientOptions {
     // the I/O thread, so a slow callback cannot stall other transfers and an exception it throws
     // surfaces in the waiting caller.
     EventCallback on_event;
+    // Quota and budget: admission before every attempt, the worst-case cost reserved and then
+    // settled from usage (governor.hpp). null = a governor of this client's own that learns
+    // limits from 429s, with no spending caps, in memory. Share one governor (or one state
+    // file) between clients and processes that use the same key and project.
+    std::shared_ptr<quota::Governor> governor;
     std::size_t max_in_flight = 64;      // transfers at once for this client; more wait their turn
     std::shared_ptr<net::IoLoop> io_loop;          // null = the process-wide loop
     std::shared_ptr<net::WorkerPool> workers;      // image validation; null = the process-wide pool
@@ -109,6 +120,7 @@ struct Result {
     std::string route;              // the route that served the answer
     std::string image_size;         // the size it was asked for (differs after a downgrade)
     std::chrono::milliseconds elapsed{0};
+    double cost_usd = 0;            // what every attempt was billed, from usage (price table)
 };
 
 // Where a request stands.
@@ -168,6 +180,9 @@ public:
     std::vector<std::string> route_names() const;   // in preference order
     // Every circuit breaker this client has used, with its state now.
     std::vector<policy::BreakerSnapshot> breakers() const;
+    // Quota used against limits and spend against caps, from the governor's state.
+    quota::UsageSnapshot usage() const;
+    const std::shared_ptr<quota::Governor>& governor() const noexcept;
 
 private:
     struct Impl;

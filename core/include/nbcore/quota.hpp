@@ -238,8 +238,11 @@ using UsedByDimension = std::array<std::int64_t, 4>;
 //    zero_hold; a 0 is never kept as a lasting limit, and nothing else is learned;
 //  - RPD: drained until the retry delay or, without one, the next Pacific midnight;
 //  - RPM/TPM/IPM (UNKNOWN counts as RPM: a capacity 429 without details): drained until the
-//    retry delay when there is one; unless the body stated a new limit for it, the adaptive
-//    limit becomes max(1, decrease * min(limit in force, use in the window)).
+//    retry delay when there is one; when the limit is unknown (neither configured nor ever
+//    stated) and the body gives no delay either (legacy and Vertex bodies), the adaptive limit
+//    becomes
+//    max(1, decrease * min(limit in force, use in the window)). A server-given delay is
+//    trusted as it is: guessing a lower rate on top of it would wait longer than asked.
 KeyState learn_from_429(KeyState s, const QuotaSignal& signal, const Limits& configured,
                         const UsedByDimension& used, SystemTime now, const LearnConfig& config);
 

@@ -51,6 +51,15 @@ std::string_view job_stage_name(JobStage s) noexcept {
 }
 
 namespace engine {
+namespace {
+
+// One thread for every client's governor calls: in order, off the I/O thread.
+std::shared_ptr<net::WorkerPool> default_state_thread() {
+    static auto thread = std::make_shared<net::WorkerPool>(1);
+    return thread;
+}
+
+}  // namespace
 
 ClientCore::ClientCore(ClientOptions o) : opt(std::move(o)), breakers(opt.breaker) {
     if (opt.api_key.empty()) opt.api_key = api_key_from_env();
@@ -63,6 +72,9 @@ ClientCore::ClientCore(ClientOptions o) : opt(std::move(o)), breakers(opt.breake
     if (opt.retry_budget) budget = std::make_unique<policy::RetryBudget>(*opt.retry_budget);
     loop = opt.io_loop ? opt.io_loop : net::default_io_loop();
     workers = opt.workers ? opt.workers : net::default_worker_pool();
+    governor = opt.governor ? opt.governor : quota::Governor::create({});
+    opt.governor = governor;
+    state_thread = default_state_thread();
 
     auto configs = opt.routes.empty() ? default_routes(opt.base_url) : opt.routes;
     for (auto& c : configs) {
@@ -206,6 +218,12 @@ std::vector<std::string> Client::route_names() const {
     for (const auto& r : impl_->core->routes) names.push_back(r.config.name);
     return names;
 }
+
+quota::UsageSnapshot Client::usage() const {
+    return impl_->core->governor->usage(impl_->core->opt.clock->wall());
+}
+
+const std::shared_ptr<quota::Governor>& Client::governor() const noexcept { return impl_->core->governor; }
 
 std::vector<policy::BreakerSnapshot> Client::breakers() const {
     return impl_->core->breakers.snapshot(std::chrono::steady_clock::now());

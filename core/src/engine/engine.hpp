@@ -41,6 +41,10 @@ public:
     std::unique_ptr<policy::RetryBudget> budget;
     std::shared_ptr<net::IoLoop> loop;
     std::shared_ptr<net::WorkerPool> workers;
+    std::shared_ptr<quota::Governor> governor;
+    // Governor calls (file I/O with the SQLite store) run here, one at a time and in order, so
+    // what a 429 taught is in the state before the next admission reads it.
+    std::shared_ptr<net::WorkerPool> state_thread;
 
     std::shared_ptr<policy::CircuitBreaker> breaker(std::size_t route, const std::string& model);
     std::vector<policy::RouteView> route_views(const std::string& model, SteadyTime now);
@@ -100,6 +104,11 @@ private:
     void choose_route_on_loop();
     void wait_then_on_loop(SteadyTime when, JobStage stage, std::string text, void (JobState::*next)());
     void admit_on_loop();
+    void on_admission_on_loop(std::optional<quota::Governor::Admission> a, std::optional<Diagnosis> failure);
+    void queue_for_slot_on_loop();
+    void settle_then_on_loop(Diagnosis diag, std::shared_ptr<Validated> v);
+    void after_attempt_on_loop(Diagnosis diag, std::shared_ptr<Validated> v);
+    void release_ticket();
     void transmit_on_loop(net::HttpRequest http, std::optional<Diagnosis> auth_failure);
     void on_transfer_done(const net::TransportResult& tr);
     void classify_on_loop(net::TransportResult tr, std::shared_ptr<Validated> v);
@@ -144,6 +153,8 @@ private:
     bool refreshed_token_ = false;
     bool finished_ = false;
     std::string last_secret_;
+    std::optional<quota::Governor::Ticket> ticket_;   // the admitted attempt's quota and cost hold
+    quota::MicroUsd cost_ = 0;                        // billed so far, every attempt
 
     // Shared with waiting threads.
     mutable std::mutex mu_;

@@ -20,6 +20,8 @@ constexpr const char* kDeadlineAdvice =
     "Allow a longer deadline, or use a smaller image size (2K and 1K answer faster than 4K).";
 constexpr const char* kCancelledAdvice = "Nothing to do: the caller cancelled the request.";
 constexpr std::size_t kMaxQueuedEvents = 1000;
+// An attempt needs at least this long before the deadline to be worth sending.
+constexpr milliseconds kMinAttemptTime{1000};
 
 // Generation time grows with the image size; an attempt that has heard nothing for this long
 // is treated as lost. 4K answers regularly take 60-120 s of silence.
@@ -42,6 +44,84 @@ std::string seconds_text(milliseconds ms) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.1f s", static_cast<double>(ms.count()) / 1000.0);
     return buf;
+}
+
+bool is_per_day(Dimension d) { return d == Dimension::RPD || d == Dimension::ZERO; }
+
+std::string dimension_words(Dimension d) {
+    switch (d) {
+    case Dimension::RPM: return "requests per minute";
+    case Dimension::TPM: return "input tokens per minute";
+    case Dimension::IPM: return "images per minute";
+    case Dimension::RPD: return "requests per day";
+    case Dimension::ZERO: return "a zero quota";
+    default: return "quota";
+    }
+}
+
+// "rate limited (per minute)" and the like, for progress lines.
+std::string quota_wait_reason(const quota::Fit& fit) {
+    std::string why = is_per_day(fit.binding) ? "daily quota" : "rate limited (" + dimension_words(fit.binding) + ")";
+    if (fit.drained) why += ", after a 429";
+    return why;
+}
+
+std::string limit_text(const quota::Fit& fit) {
+    if (!fit.limit) return "no known limit";
+    return std::to_string(*fit.limit) + " " + dimension_words(fit.binding) + ", " +
+           std::string(quota::limit_source_name(fit.source));
+}
+
+// The request is not sent: the quota would not admit it in time (or ever).
+Diagnosis quota_refusal(const quota::Governor::Admission& a, const std::string& model, milliseconds wait,
+                        bool past_deadline) {
+    const auto& fit = a.fit;
+    Diagnosis d;
+    d.code = is_per_day(fit.binding) ? Status::QUOTA_EXHAUSTED : Status::RATE_LIMITED;
+    d.reason = "QUOTA_LOCAL";
+    d.dimension = fit.binding;
+    d.retryable = !is_per_day(fit.binding);
+    std::string what = "not sent: the " + std::string(dimension_name(fit.binding)) + " quota of " + model + " (" +
+                       limit_text(fit) + ")";
+    if (a.kind == quota::Governor::Admission::RefusedQuota) {
+        if (fit.binding == Dimension::ZERO) {
+            d.message = what + " is zero: the server said this key has no quota for this model";
+            d.advice = "This model has no quota on your key's tier. Enable billing on the project (a paid tier), "
+                       "or use a model your tier includes (gemini-2.5-flash-image).";
+        } else {
+            d.message = what + " is smaller than this one request needs (" + std::to_string(fit.demand) + ")";
+            d.advice = "Shorten the prompt or send fewer or smaller input images, or raise the configured limit "
+                       "if your tier allows more.";
+        }
+        if (wait.count() > 0) d.retry_after = wait;
+        return d;
+    }
+    d.retry_after = wait;
+    d.message = what + " is used up (" + std::to_string(fit.used) + " used); it admits this request in " +
+                seconds_text(wait) + (past_deadline ? ", after the deadline" : ", longer than the longest wait allowed");
+    d.advice = is_per_day(fit.binding)
+                   ? "The per-day quota resets at midnight Pacific time (retry_after). Until then use another "
+                     "project's key, or move to a paid tier with a higher daily limit."
+                   : "Submit again after retry_after, allow a longer deadline, or spread requests out. If your "
+                     "tier allows more, configure it (tier=\"tier1\" or custom limits).";
+    return d;
+}
+
+Diagnosis budget_refusal(const quota::Governor::Admission& a, SystemTime wall) {
+    Diagnosis d;
+    d.code = Status::BUDGET;
+    d.reason = "BUDGET_CAP";
+    const std::string period(quota::period_name(a.budget_period.value_or(quota::Period::Total)));
+    d.message = "not sent: this request may cost up to " + quota::format_usd(a.estimate) + " and " +
+                quota::format_usd(a.committed) + " of the " + quota::format_usd(a.cap) + " " + period +
+                " cap is already spent or reserved";
+    if (a.retry_at != SystemTime::max() && a.retry_at > wall)
+        d.retry_after = duration_cast<milliseconds>(a.retry_at - wall);
+    d.advice = a.budget_period == quota::Period::Total
+                   ? "The total cap is reached: raise it (budget={\"total\": ...}) to spend more."
+                   : "Raise the " + period + " cap (budget={\"" + period + "\": ...}), or wait until it resets at "
+                     "midnight Pacific time (retry_after). Smaller images cost less (4K costs most).";
+    return d;
 }
 
 Execution execution_of(const net::TransportResult& tr) {
@@ -178,6 +258,7 @@ void JobState::set_stage(JobStage stage, std::string text, milliseconds wait) {
 
 void JobState::finish(std::optional<Result> result, std::optional<Error> error) {
     finished_ = true;
+    release_ticket();   // admitted but never sent (cancelled or out of time while queued)
     if (deadline_timer_) core_->loop->cancel_timer(*deadline_timer_);
     if (timer_) core_->loop->cancel_timer(*timer_);
     deadline_timer_.reset();
@@ -255,7 +336,6 @@ void JobState::choose_route_on_loop() {
         }
         earliest = std::min(earliest, views[i].admission.retry_at);
     }
-    constexpr milliseconds kMinAttemptTime{1000};
     auto wait = duration_cast<milliseconds>(earliest - now);
     if ((deadline_ && earliest + kMinAttemptTime >= *deadline_) || wait > core_->opt.retry.max_wait) {
         // Report why the first route is closed: a hold keeps its cause's class.
@@ -285,9 +365,168 @@ void JobState::choose_route_on_loop() {
                       &JobState::choose_route_on_loop);
 }
 
+// ---- quota and budget: before and after every attempt -----------------------------------------
+
+// Asks the governor (on the state thread) whether this attempt may go now.
 void JobState::admit_on_loop() {
+    if (!core_->governor) {
+        queue_for_slot_on_loop();
+        return;
+    }
+    const RouteSlot& slot = core_->routes[current_];
+    std::string owner = slot.config.quota_pool.empty() ? slot.credential : slot.config.quota_pool;
+    std::string size = req_.image_size;
+    auto self = shared_from_this();
+    // req_ is not touched on the loop while an admission is pending; the state thread reads it.
+    core_->state_thread->submit([self, owner = std::move(owner), size = std::move(size)] {
+        std::optional<quota::Governor::Admission> a;
+        std::optional<Diagnosis> failure;
+        try {
+            a = self->core_->governor->admit(owner, self->req_, self->model_, size, quota::Mode::Online,
+                                             self->core_->opt.clock->wall());
+        } catch (const Error& e) {
+            failure = e.diagnosis();
+        } catch (const std::exception& e) {
+            failure = local_failure(Status::INTERNAL, "STATE", std::string("the quota state failed: ") + e.what(),
+                                    "Check that the state file's disk is local and writable, or use another "
+                                    "state path.");
+        }
+        self->core_->loop->post([self, a = std::move(a), failure = std::move(failure)]() mutable {
+            self->on_admission_on_loop(std::move(a), std::move(failure));
+        });
+    });
+}
+
+void JobState::on_admission_on_loop(std::optional<quota::Governor::Admission> a, std::optional<Diagnosis> failure) {
+    using Kind = quota::Governor::Admission::Kind;
+    if (a && a->kind == Kind::Admitted) ticket_ = a->ticket;
+    if (finished_) {
+        release_ticket();
+        return;
+    }
+    if (cancel_requested_) {
+        release_ticket();
+        fail_on_loop(local_failure(Status::CANCELLED, "CANCELLED",
+                                   number_ == 0 ? "cancelled before it was sent"
+                                                : "cancelled while waiting after attempt " + std::to_string(number_),
+                                   kCancelledAdvice));
+        return;
+    }
+    if (failure) {
+        fail_on_loop(std::move(*failure));
+        return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    const auto wall = core_->opt.clock->wall();
+    switch (a->kind) {
+    case Kind::Admitted:
+        for (Dimension d : a->warnings) {
+            Event ev = event(EventKind::QuotaWarning);
+            ev.dimension = d;
+            ev.percent = 80;
+            ev.message = std::string(dimension_name(d)) + " use for " + model_ + " crossed 80% of its limit";
+            emit(std::move(ev));
+        }
+        for (const auto& al : a->alerts) {
+            Event ev = event(EventKind::BudgetAlert);
+            ev.percent = al.percent;
+            ev.message = std::string(quota::period_name(al.period)) + " spend reached " + std::to_string(al.percent) +
+                         "% of its cap: " + quota::format_usd(al.committed) + " of " + quota::format_usd(al.cap) +
+                         " spent or reserved";
+            emit(std::move(ev));
+        }
+        queue_for_slot_on_loop();
+        return;
+    case Kind::Wait: {
+        auto wait = std::max(duration_cast<milliseconds>(a->retry_at - wall), milliseconds(1));
+        const bool past_deadline = deadline_ && now + wait + kMinAttemptTime > *deadline_;
+        if (past_deadline || wait > core_->opt.retry.max_wait) {
+            fail_on_loop(quota_refusal(*a, model_, wait, past_deadline));
+            return;
+        }
+        Event ev = event(EventKind::QuotaWait);
+        ev.dimension = a->fit.binding;
+        ev.delay = wait;
+        ev.message = "waiting " + seconds_text(wait) + ": " + quota_wait_reason(a->fit) + "; " + limit_text(a->fit);
+        emit(std::move(ev));
+        wait_then_on_loop(now + wait, JobStage::WaitingQuota,
+                          "waiting " + seconds_text(wait) + ": " + quota_wait_reason(a->fit), &JobState::admit_on_loop);
+        return;
+    }
+    case Kind::RefusedQuota: {
+        auto wait = a->retry_at > wall ? duration_cast<milliseconds>(a->retry_at - wall) : milliseconds(0);
+        fail_on_loop(quota_refusal(*a, model_, wait, false));
+        return;
+    }
+    case Kind::RefusedBudget:
+        fail_on_loop(budget_refusal(*a, wall));
+        return;
+    }
+}
+
+void JobState::queue_for_slot_on_loop() {
     set_stage(JobStage::Queued);
     core_->enqueue_on_loop(shared_from_this());
+}
+
+// An admitted attempt that will never be sent gives its quota entry and cost hold back.
+void JobState::release_ticket() {
+    if (!ticket_ || !core_->governor) return;
+    auto gov = core_->governor;
+    auto clock = core_->opt.clock;
+    core_->state_thread->submit([gov, clock, t = std::move(*ticket_)] {
+        try {
+            gov->release(t, clock->wall());
+        } catch (...) {
+            // The hold expires after its lease and is then booked in full: never an under-count.
+        }
+    });
+    ticket_.reset();
+}
+
+// After an attempt: the governor learns what it used and what it cost, then the job goes on.
+//   a 429                          -> on_429: learn the limits and the drain, drop the entry
+//   a reply (200, even blocked)    -> settle from usageMetadata: billed
+//   an error reply, or never sent  -> release: not billed
+//   sent, no answer (timeout)      -> settle without usage: the worst case is booked
+void JobState::settle_then_on_loop(Diagnosis diag, std::shared_ptr<Validated> v) {
+    enum class How { Settle, On429, Release };
+    How how = How::Settle;
+    if (diag.http_status == 429) how = How::On429;
+    else if (v->have_reply) how = How::Settle;
+    else if (diag.http_status > 0 || attempts_.back().execution == Execution::NotSent) how = How::Release;
+    Usage usage = v->have_reply ? v->reply.usage : Usage{};
+    int images = v->have_reply ? static_cast<int>(deliverable_images(v->reply).size()) : 0;
+    std::string body = how == How::On429 && sink_ ? sink_->raw() : std::string();
+    auto ticket = std::move(*ticket_);
+    ticket_.reset();
+    auto self = shared_from_this();
+    core_->state_thread->submit([self, how, ticket = std::move(ticket), usage = std::move(usage), images,
+                                 body = std::move(body), diag = std::move(diag), v]() mutable {
+        quota::Governor::Settlement settled;
+        auto& gov = *self->core_->governor;
+        auto wall = self->core_->opt.clock->wall();
+        try {
+            if (how == How::On429) gov.on_429(ticket, diag, body, wall);
+            else if (how == How::Release) gov.release(ticket, wall);
+            else settled = gov.settle(ticket, usage, images, wall);
+        } catch (...) {
+            // The attempt's outcome stands; an unsettled hold is booked in full when its lease ends.
+        }
+        self->core_->loop->post([self, settled = std::move(settled), diag = std::move(diag), v]() mutable {
+            self->cost_ += settled.cost;
+            for (const auto& al : settled.alerts) {
+                Event ev = self->event(EventKind::BudgetAlert);
+                ev.percent = al.percent;
+                ev.message = std::string(quota::period_name(al.period)) + " spend reached " +
+                             std::to_string(al.percent) + "% of its cap: " + quota::format_usd(al.committed) +
+                             " of " + quota::format_usd(al.cap);
+                self->emit(std::move(ev));
+            }
+            if (self->finished_) return;
+            self->after_attempt_on_loop(std::move(diag), std::move(v));
+        });
+    });
 }
 
 void JobState::send_on_loop() {
@@ -514,6 +753,14 @@ void JobState::classify_on_loop(net::TransportResult tr, std::shared_ptr<Validat
         emit(ev);
     }
 
+    if (ticket_) {
+        settle_then_on_loop(std::move(diag), std::move(v));
+        return;
+    }
+    after_attempt_on_loop(std::move(diag), std::move(v));
+}
+
+void JobState::after_attempt_on_loop(Diagnosis diag, std::shared_ptr<Validated> v) {
     if (diag.code == Status::OK) {
         succeed_on_loop(*v);
         return;
@@ -626,6 +873,7 @@ void JobState::succeed_on_loop(Validated& v) {
     res.route = core_->routes[current_].config.name;
     res.image_size = req_.image_size;
     res.elapsed = elapsed();
+    res.cost_usd = quota::usd(cost_);
     Event done = event(EventKind::Done);
     done.outcome = Status::OK;
     emit(done);

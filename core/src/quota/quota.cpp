@@ -387,7 +387,10 @@ KeyState learn_from_429(KeyState s, const QuotaSignal& signal, const Limits& con
     auto& ds = s.at(dim);
     if (signal.retry_after)
         ds.drained_until = std::max(ds.drained_until, now + duration_cast<SystemTime::duration>(*signal.retry_after));
-    if (!stated[idx(dim)]) {
+    // The server's own delay says exactly when to come back: trust it. Guess a lower rate only
+    // where the limit is unknown (neither configured nor stated) and the 429 gives no delay
+    // either (legacy and Vertex bodies).
+    if (!stated[idx(dim)] && !signal.retry_after && !hard_limit(configured.get(dim), ds)) {
         const std::int64_t in_window = used[idx(dim)];
         auto in_force = effective_limit(configured.get(dim), ds, 0).limit;
         const double basis =
