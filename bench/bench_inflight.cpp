@@ -187,6 +187,11 @@ Run run_nbcore(const Emulator& emu, int n) {
     o.keep_pixels = false;
     o.retry = nbcore::policy::RetryPolicy::none();
     o.io_loop = nbcore::net::IoLoop::create();
+    // Limits the burst never reaches, as a project this busy would configure; without them the
+    // governor paces admissions while it learns the per-minute limit.
+    nbcore::quota::GovernorOptions g;
+    g.custom = {1'000'000, 1'000'000'000, 1'000'000, 100'000'000};
+    o.governor = nbcore::quota::Governor::create(g);
     auto loop = o.io_loop;
     nbcore::Client client(o);
 

@@ -121,8 +121,14 @@ public:
     StateBackend& state() const noexcept { return *options_.state; }
 
 private:
-    explicit Governor(GovernorOptions options) : options_(std::move(options)) {}
+    explicit Governor(GovernorOptions options);
+    // Spacing of admissions while a key's RPM is unknown (LearnConfig::probe_spacing); local to
+    // this process, as the probing it paces is.
+    std::optional<SystemTime> probe_wait(const QuotaKey& key, const Limits& configured, SystemTime now);
+
     const GovernorOptions options_;
+    struct Pacing;
+    std::shared_ptr<Pacing> pacing_;
 };
 
 }  // namespace nbcore::quota

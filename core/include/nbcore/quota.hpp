@@ -226,6 +226,11 @@ struct LearnConfig {
     double increase = 1.0;              // additive increase: this many requests' demand per
                                         // window's worth of successes
     Millis zero_hold{std::chrono::hours(1)};   // how long a "limit: 0" answer refuses locally
+    // While a key's requests-per-minute limit is unknown (no tier, nothing learned yet), attempts
+    // are admitted at most this often, so that when the window fills, the first 429 (answered at
+    // once by the front end) arrives before more requests are sent into it: one 429 teaches the
+    // limit instead of a burst of them. 0 = no spacing.
+    Millis probe_spacing{25};
 };
 
 // Window use per dimension at the moment of the 429 (RPM/TPM/IPM over the last 60 s, RPD today).

@@ -61,6 +61,7 @@ std::string dimension_words(Dimension d) {
 
 // "rate limited (per minute)" and the like, for progress lines.
 std::string quota_wait_reason(const quota::Fit& fit) {
+    if (!fit.limit) return "pacing requests while the per-minute limit is unknown";
     std::string why = is_per_day(fit.binding) ? "daily quota" : "rate limited (" + dimension_words(fit.binding) + ")";
     if (fit.drained) why += ", after a 429";
     return why;
@@ -444,11 +445,13 @@ void JobState::on_admission_on_loop(std::optional<quota::Governor::Admission> a,
             fail_on_loop(quota_refusal(*a, model_, wait, past_deadline));
             return;
         }
-        Event ev = event(EventKind::QuotaWait);
-        ev.dimension = a->fit.binding;
-        ev.delay = wait;
-        ev.message = "waiting " + seconds_text(wait) + ": " + quota_wait_reason(a->fit) + "; " + limit_text(a->fit);
-        emit(std::move(ev));
+        if (a->fit.limit) {   // pacing under an unknown limit is milliseconds: no event for it
+            Event ev = event(EventKind::QuotaWait);
+            ev.dimension = a->fit.binding;
+            ev.delay = wait;
+            ev.message = "waiting " + seconds_text(wait) + ": " + quota_wait_reason(a->fit) + "; " + limit_text(a->fit);
+            emit(std::move(ev));
+        }
         wait_then_on_loop(now + wait, JobStage::WaitingQuota,
                           "waiting " + seconds_text(wait) + ": " + quota_wait_reason(a->fit), &JobState::admit_on_loop);
         return;

@@ -2,7 +2,10 @@
 // never leaves a budget refusal holding quota.
 #include "nbcore/governor.hpp"
 
+#include <chrono>
 #include <cmath>
+#include <map>
+#include <mutex>
 
 #include "nbcore/models.hpp"
 
@@ -38,6 +41,8 @@ void check_options(const GovernorOptions& o) {
         invalid("learn.increase must be 0 or more", "Use 1.0 (about one request more per minute of successes).");
     if (o.learn.zero_hold.count() < 0)
         invalid("learn.zero_hold must not be negative", "Use one hour, the default.");
+    if (o.learn.probe_spacing.count() < 0)
+        invalid("learn.probe_spacing must not be negative", "Use 25 ms, the default, or 0 for no spacing.");
     if (o.allowance.thinking_tokens < 0 || o.allowance.text_tokens < 0)
         invalid("the output allowance must not be negative", "Leave Allowance at its defaults unless you know better.");
     if (o.lease.count() <= 0)
@@ -66,6 +71,27 @@ Limits Governor::limits_for(std::string_view model) const {
     return base.overlaid(options_.custom);
 }
 
+struct Governor::Pacing {
+    std::mutex mu;
+    std::map<QuotaKey, SystemTime> last;   // the latest admission while the key's RPM was unknown
+};
+
+Governor::Governor(GovernorOptions options)
+    : options_(std::move(options)), pacing_(std::make_shared<Pacing>()) {}
+
+std::optional<SystemTime> Governor::probe_wait(const QuotaKey& key, const Limits& configured, SystemTime now) {
+    const auto spacing = std::chrono::duration_cast<SystemTime::duration>(options_.learn.probe_spacing);
+    if (spacing.count() <= 0 || configured.rpm) return std::nullopt;
+    const KeyState learned = state().learned(key);
+    const auto& rpm = learned.at(Dimension::RPM);
+    if (rpm.server_limit || rpm.adaptive) return std::nullopt;   // known now: the window decides
+    std::lock_guard<std::mutex> lock(pacing_->mu);
+    auto& last = pacing_->last[key];
+    if (last != SystemTime{} && now < last + spacing) return last + spacing;
+    last = now;
+    return std::nullopt;
+}
+
 Governor::Admission Governor::admit(std::string_view credential_secret_or_pool, const Request& req,
                                     std::string_view model, std::string_view image_size, Mode mode, SystemTime now) {
     Admission a;
@@ -84,6 +110,15 @@ Governor::Admission Governor::admit(std::string_view credential_secret_or_pool, 
     q.key = t.key;
     q.demand = t.demand;
     q.configured = limits_for(t.key.model);
+    if (auto later = probe_wait(t.key, q.configured, now)) {
+        a.kind = Admission::Wait;
+        a.retry_at = *later;
+        a.fit.verdict = Verdict::Later;
+        a.fit.at = *later;
+        a.fit.binding = Dimension::RPM;
+        a.fit.source = LimitSource::Unknown;
+        return a;
+    }
     q.now = now;
     q.take = true;
     AdmitResult qr = state().admit(q);
