@@ -150,6 +150,7 @@ class Result:
     route: str                      # the route that answered
     model_version: str
     image_size: str = ""            # the size asked for (smaller than requested after a downgrade)
+    batch: bool = False             # served by the Batch API (priced at the batch rate)
 
     @property
     def image(self) -> Image:
