@@ -298,3 +298,107 @@ TEST_CASE("batch: entries are judged exactly as the same online reply", "[batch]
         CHECK(judge_entry(internal, flash(), kNow).diagnosis.code == Status::SERVER_ERROR);
     }
 }
+
+namespace {
+
+// Answers every request with one canned status and body, in 64 KiB pieces, as a transport would.
+class CannedTransport final : public net::Transport {
+public:
+    CannedTransport(int status, std::string body) : status_(status), body_(std::move(body)) {}
+    net::TransportResult send(const net::HttpRequest& req, net::BodySink& sink, const CancelToken*) override {
+        last_url = req.url;
+        net::TransportResult r;
+        r.request_sent = r.response_started = true;
+        r.http_status = status_;
+        sink.on_status(status_, {{"Content-Type", "application/json; charset=UTF-8"}});
+        for (std::size_t at = 0; at < body_.size(); at += 65536) {
+            std::size_t n = std::min<std::size_t>(65536, body_.size() - at);
+            if (!sink.on_body(body_.data() + at, n)) {
+                r.error = net::TransportErrorKind::Aborted;
+                return r;
+            }
+            r.bytes_received += n;
+        }
+        return r;
+    }
+    std::string last_url;
+
+private:
+    int status_;
+    std::string body_;
+};
+
+Options canned(std::shared_ptr<net::Transport> t) {
+    Options o;
+    o.api_key = "unit-test-key-0001";
+    o.base_url = "http://127.0.0.1:9";
+    o.transport = std::move(t);
+    o.clock = std::make_shared<FakeClock>();
+    return o;
+}
+
+}  // namespace
+
+TEST_CASE("batch client: a finished job's Operation may be as large as its results", "[batch]") {
+    // Three answers with a ~4 MB noisy PNG each: the Operation is over 16 MiB.
+    auto png = image_test::png_of(image_test::noisy(1200, 1200, 3, {128, 128, 128, 255}, 120));
+    json response = image_response();
+    response["candidates"][0]["content"]["parts"][1]["inlineData"]["data"] = api::base64_encode(png.data(), png.size());
+    json items = json::array();
+    for (const char* key : {"a", "b", "c"}) items.push_back({{"response", response}, {"metadata", {{"key", key}}}});
+    json op = {{"name", "batches/big"},
+               {"done", true},
+               {"metadata", {{"state", "BATCH_STATE_SUCCEEDED"}, {"batchStats", {{"requestCount", "3"}}}}},
+               {"response", {{"inlinedResponses", {{"inlinedResponses", items}}}}}};
+    const std::string text = op.dump();
+    REQUIRE(text.size() > (16u << 20));
+    auto transport = std::make_shared<CannedTransport>(200, text);
+    BatchClient bc(canned(transport));
+    Job job = bc.get("batches/big");
+    CHECK(transport->last_url == "http://127.0.0.1:9/v1beta/batches/big");
+    CHECK(job.state == State::Succeeded);
+    auto results = bc.results(job);
+    REQUIRE(results.size() == 3);
+    CHECK(results[2].key == "c");
+    REQUIRE(results[2].diagnosis.code == Status::OK);
+    CHECK(results[2].result->images[0].width == 1200);
+
+    auto small = canned(transport);
+    small.max_body_bytes = 1u << 20;
+    BatchClient capped(small);
+    try {
+        capped.get("batches/big");
+        FAIL("over the cap");
+    } catch (const Error& e) {
+        CHECK(e.code() == Status::BAD_RESPONSE);
+        CHECK(e.diagnosis().reason == "BODY_TOO_LARGE");
+        CHECK_THAT(e.diagnosis().message, Catch::Contains("1048576 bytes"));
+        CHECK_THAT(e.diagnosis().advice, Catch::Contains("max_body_bytes"));
+    }
+}
+
+TEST_CASE("batch client: HTTP failures read as online errors, with batch advice for unknown jobs", "[batch]") {
+    auto missing = std::make_shared<CannedTransport>(
+        404, R"({"error": {"code": 404, "message": "Requested entity was not found.", "status": "NOT_FOUND"}})");
+    BatchClient bc(canned(missing));
+    try {
+        bc.cancel("batches/gone");
+        FAIL("404");
+    } catch (const Error& e) {
+        CHECK(e.code() == Status::INVALID_ARG);
+        CHECK(e.diagnosis().reason == "NOT_FOUND");
+        CHECK_THAT(e.diagnosis().message, Catch::Contains("batches/gone"));
+        CHECK_THAT(e.diagnosis().advice, Catch::Contains("list()"));
+    }
+    auto overloaded = std::make_shared<CannedTransport>(
+        503, R"({"error": {"code": 503, "message": "The model is overloaded. Please try again later.", "status": "UNAVAILABLE"}})");
+    BatchClient busy(canned(overloaded));
+    try {
+        busy.list();
+        FAIL("503");
+    } catch (const Error& e) {
+        CHECK(e.code() == Status::UNAVAILABLE);
+        CHECK_THAT(e.diagnosis().message, Catch::StartsWith("listing batches: "));
+        CHECK_FALSE(e.diagnosis().advice.empty());
+    }
+}

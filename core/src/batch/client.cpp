@@ -77,6 +77,7 @@ struct Http {
     net::Headers headers;
     std::string body;
     bool over_cap = false;
+    std::size_t cap = 0;
 
     bool ok() const { return transport.error == net::TransportErrorKind::None && status >= 200 && status < 300; }
 };
@@ -133,6 +134,7 @@ struct BatchClient::Impl {
         h.headers = sink.headers();
         h.body = std::move(sink.body());
         h.over_cap = sink.over();
+        h.cap = cap;
         return h;
     }
 
@@ -142,7 +144,7 @@ struct BatchClient::Impl {
         if (h.over_cap) {
             d.code = Status::BAD_RESPONSE;
             d.reason = "BODY_TOO_LARGE";
-            d.message = "the answer exceeded " + std::to_string(opt.max_body_bytes) + " bytes";
+            d.message = "the answer exceeded " + std::to_string(h.cap) + " bytes";
             d.advice = "Raise Options::max_body_bytes, or submit smaller batches (a file job's results are "
                        "downloaded whole).";
         } else if (h.transport.error != net::TransportErrorKind::None) {
@@ -174,7 +176,8 @@ struct BatchClient::Impl {
 
     Job call_for_job(const std::string& method, const std::string& name, const std::string& doing,
                      const CancelToken* cancel) {
-        Http h = send(method, api_url(name), "", {}, cancel);
+        // A finished inline job's Operation carries every answer: it may be as large as the results.
+        Http h = send(method, api_url(name), "", {}, cancel, true, opt.max_body_bytes);
         if (h.transport.error == net::TransportErrorKind::None && h.status == 404)
             throw not_found(h, name,
                             "No batch by that name for this API key: check the name (list() shows this key's "

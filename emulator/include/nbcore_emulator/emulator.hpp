@@ -4,7 +4,8 @@
 // (/v1[beta1]/projects/.../publishers/google/models/...), checks keys and request bodies the way
 // the real API does, answers with deterministic procedural images at the real output sizes, and
 // replays scripted failures (quota 429s, 5xx, blocked images, corrupt payloads, stalls, resets)
-// with the real response bodies. See docs/emulator.md.
+// with the real response bodies. It enforces quotas per key and model when asked, and serves the
+// Batch API with the part of the Files API that batches need. See docs/emulator.md.
 #pragma once
 
 #include <cstddef>
