@@ -27,7 +27,7 @@ constexpr const char* kUsage =
     "usage: nbcore-emulator [options]\n"
     "\n"
     "A Gemini-compatible server for offline tests: the AI Studio and Vertex generateContent\n"
-    "routes, real error bodies, deterministic images, scripted faults.\n"
+    "routes, the Batch and Files APIs, real error bodies, deterministic images, scripted faults.\n"
     "\n"
     "options:\n"
     "  --host H          address to listen on (default 127.0.0.1)\n"
@@ -41,9 +41,14 @@ constexpr const char* kUsage =
     "  --grain N         film grain 0..64 in generated images (default 0)\n"
     "  --mime M          auto (Flash png, Pro jpeg), png or jpeg (default auto)\n"
     "  --no-gzip         never gzip answers (by default they are gzipped when accepted)\n"
-    "  --rpm N           enforce N requests per minute per model (429 when over; default off)\n"
-    "  --tpm N           enforce N input tokens per minute per model\n"
-    "  --rpd N           enforce N requests per day per model (day ends at midnight Pacific)\n"
+    "  --rpm N           enforce N requests per minute per key and model (429 when over;\n"
+    "                    default off)\n"
+    "  --tpm N           enforce N input tokens per minute per key and model\n"
+    "  --ipm N           enforce N output images per minute per key and model\n"
+    "  --rpd N           enforce N requests per day per key and model (the day ends at\n"
+    "                    midnight Pacific)\n"
+    "  --quota-tier T    free or paid: the quota ids enforced 429s name (default free)\n"
+    "  --batch-ms N      batch jobs run PENDING -> RUNNING -> SUCCEEDED in N ms (default 3000)\n"
     "  --help            this text\n"
     "  --version         the version\n"
     "\n"
@@ -115,7 +120,14 @@ Action parse_args(int argc, char** argv, Options& o) {
         else if (arg == "--no-gzip" && !has_inline) o.gzip = false;
         else if (arg == "--rpm") o.rpm_limit = parse_int(arg, next(), 0, 1000000000);
         else if (arg == "--tpm") o.tpm_limit = parse_int(arg, next(), 0, 2000000000);
+        else if (arg == "--ipm") o.ipm_limit = parse_int(arg, next(), 0, 1000000000);
         else if (arg == "--rpd") o.rpd_limit = parse_int(arg, next(), 0, 1000000000);
+        else if (arg == "--batch-ms") o.batch_ms = parse_int(arg, next(), 0, 86400000);
+        else if (arg == "--quota-tier") {
+            o.quota_tier = next();
+            if (o.quota_tier != "free" && o.quota_tier != "paid")
+                throw CliError{"--quota-tier must be free or paid, not \"" + o.quota_tier + "\""};
+        }
         else if (arg == "--mime") {
             o.mime = next();
             if (o.mime != "auto" && o.mime != "png" && o.mime != "jpeg")

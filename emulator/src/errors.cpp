@@ -82,6 +82,36 @@ const QuotaLine kFreeTpmLine = {kFreeInputTokens, "GenerateContentInputTokensPer
 const QuotaLine kPaidRpmLine = {"generativelanguage.googleapis.com/generate_requests_per_model",
                                     "GenerateRequestsPerMinutePerProjectPerModel", ""};
 
+// The metric and id of each enforced quota, per tier. The per-minute image ids are our wording:
+// no captured body names them.
+QuotaLine enforced_line(QuotaTier tier, QuotaDimension d) {
+    if (tier == QuotaTier::Free) {
+        switch (d) {
+            case QuotaDimension::Tpm: return {kFreeInputTokens, "GenerateContentInputTokensPerModelPerMinute-FreeTier", ""};
+            case QuotaDimension::Rpm: return {kFreeRequests, "GenerateRequestsPerMinutePerProjectPerModel-FreeTier", ""};
+            case QuotaDimension::Ipm:
+                return {"generativelanguage.googleapis.com/generate_content_free_tier_output_images",
+                        "GenerateContentOutputImagesPerMinutePerProjectPerModel-FreeTier", ""};
+            case QuotaDimension::Rpd: return {kFreeRequests, "GenerateRequestsPerDayPerProjectPerModel-FreeTier", ""};
+        }
+    }
+    switch (d) {
+        case QuotaDimension::Tpm:
+            return {"generativelanguage.googleapis.com/generate_content_paid_tier_input_token_count",
+                    "GenerateContentPaidTierInputTokensPerModelPerMinute", ""};
+        case QuotaDimension::Rpm:
+            return {"generativelanguage.googleapis.com/generate_requests_per_model",
+                    "GenerateRequestsPerMinutePerProjectPerModel", ""};
+        case QuotaDimension::Ipm:
+            return {"generativelanguage.googleapis.com/generate_content_paid_tier_output_images",
+                    "GenerateContentPaidTierOutputImagesPerModelPerMinute", ""};
+        case QuotaDimension::Rpd:
+            return {"generativelanguage.googleapis.com/generate_requests_per_model_per_day",
+                    "GenerateRequestsPerDayPerProjectPerModel", ""};
+    }
+    return {kFreeRequests, "", ""};
+}
+
 ojson quota_failure(const std::vector<QuotaLine>& lines, std::string_view model, bool zero) {
     ojson violations = ojson::array();
     for (const auto& l : lines) {
@@ -303,6 +333,20 @@ ApiError quota_exhausted(Quota kind, std::string_view model_id, double retry_sec
                         "https://cloud.google.com/vertex-ai/generative-ai/docs/error-code-429 for more details.");
     }
     return make(429, "RESOURCE_EXHAUSTED", std::string(kQuotaMessage));
+}
+
+ApiError quota_refused(QuotaTier tier, const std::vector<QuotaBreach>& breaches, std::string_view model_id,
+                       std::chrono::nanoseconds retry_after) {
+    const std::string model = quota_model_name(model_id);
+    std::vector<QuotaLine> lines;
+    for (const auto& b : breaches) lines.push_back(with_limit(enforced_line(tier, b.dimension), b.limit));
+    std::string message = itemized_quota_message(lines, model, false, 0);
+    message.erase(message.rfind("\nPlease retry in "));
+    message += "\nPlease retry in " + seconds_text_exact(retry_after) + "s.";
+    ojson retry = {{"@type", "type.googleapis.com/google.rpc.RetryInfo"},
+                   {"retryDelay", format_duration_exact(retry_after)}};
+    return make(429, "RESOURCE_EXHAUSTED", std::move(message),
+                ojson::array({quota_help(), quota_failure(lines, model, false), std::move(retry)}));
 }
 
 ApiError internal_error() {

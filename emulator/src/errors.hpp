@@ -3,6 +3,7 @@
 // nobody has captured yet.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -50,6 +51,22 @@ ApiError quota_exhausted(Quota kind, std::string_view model_id, double retry_sec
                          std::optional<long> limit = std::nullopt);
 // "gemini-2.5-flash-image" -> "gemini-2.5-flash-preview-image" (as QuotaFailure names it).
 std::string quota_model_name(std::string_view model_id);
+
+// Enforced quotas (quota.hpp) answer with the bodies of the tier the project is on.
+enum class QuotaTier { Free, Paid };
+// In the order a 429 lists them: input tokens, requests and images per minute, requests per day.
+enum class QuotaDimension { Tpm, Rpm, Ipm, Rpd };
+struct QuotaBreach {
+    QuotaDimension dimension;
+    long limit;               // the configured value: quotaValue and "limit: N"
+};
+// The 429 of an enforced quota, in the newer itemized form: one "* Quota exceeded for metric"
+// line per breach, "Please retry in <exact>s.", then Help, QuotaFailure (every breach, with
+// the tier's quotaMetric / quotaId and quotaValue) and RetryInfo. Unlike the API (which rounds
+// RetryInfo down to whole seconds) both name the true remaining window, to the nanosecond, so
+// that a client waiting exactly RetryInfo is let through.
+ApiError quota_refused(QuotaTier tier, const std::vector<QuotaBreach>& breaches, std::string_view model_id,
+                       std::chrono::nanoseconds retry_after);
 
 // --- server side (section 4.7)
 ApiError internal_error();                            // 500

@@ -24,6 +24,7 @@ std::optional<Rpc> rpc_from_verb(std::string_view verb) {
     if (verb == "generateContent") return Rpc::GenerateContent;
     if (verb == "streamGenerateContent") return Rpc::StreamGenerateContent;
     if (verb == "countTokens") return Rpc::CountTokens;
+    if (verb == "batchGenerateContent") return Rpc::BatchGenerateContent;
     return std::nullopt;
 }
 
@@ -86,6 +87,75 @@ std::optional<Route> parse_vertex(std::string_view method, const std::vector<std
     }
     if (p[i] != "publishers" || p[i + 1] != "google" || p[i + 2] != "models") return std::nullopt;
     if (!split_model_call(p[i + 3], method, r)) return std::nullopt;
+    if (r.rpc == Rpc::BatchGenerateContent) return std::nullopt;   // Vertex batches are another API
+    return r;
+}
+
+// Resource ids are lowercase letters, digits and dashes (batches, files, "batch-<id>").
+bool is_resource_id(std::string_view id) {
+    if (id.empty()) return false;
+    for (char c : id)
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+    return true;
+}
+
+// "abc:verb" -> ("abc", "verb"); "abc" -> ("abc", "").
+std::pair<std::string_view, std::string_view> split_verb(std::string_view last) {
+    auto colon = last.find(':');
+    if (colon == std::string_view::npos) return {last, {}};
+    return {last.substr(0, colon), last.substr(colon + 1)};
+}
+
+// /v1beta/batches[/{id}[:cancel]]
+std::optional<Route> parse_batches(std::string_view method, const std::vector<std::string_view>& p) {
+    Route r;
+    r.api = Api::AiStudio;
+    r.version = std::string(p[0]);
+    if (p.size() == 2) {
+        if (method != "GET") return std::nullopt;
+        r.rpc = Rpc::ListBatches;
+        return r;
+    }
+    if (p.size() != 3) return std::nullopt;
+    auto [id, verb] = split_verb(p[2]);
+    if (!is_resource_id(id)) return std::nullopt;
+    r.resource = "batches/" + std::string(id);
+    if (verb.empty() && method == "GET") r.rpc = Rpc::GetBatch;
+    else if (verb.empty() && method == "DELETE") r.rpc = Rpc::DeleteBatch;
+    else if (verb == "cancel" && method == "POST") r.rpc = Rpc::CancelBatch;
+    else return std::nullopt;
+    return r;
+}
+
+// /v1beta/files[/{id}[:download]], /download/v1beta/files/{id}:download, /upload/v1beta/files
+std::optional<Route> parse_files(std::string_view method, std::vector<std::string_view> p) {
+    Route r;
+    r.api = Api::AiStudio;
+    std::string_view prefix;
+    if (p[0] == "upload" || p[0] == "download") {
+        prefix = p[0];
+        p.erase(p.begin());
+    }
+    if (p.size() < 2 || p[0] != "v1beta" || p[1] != "files") return std::nullopt;
+    r.version = std::string(p[0]);
+    if (prefix == "upload") {
+        if (p.size() != 2 || method != "POST") return std::nullopt;
+        r.rpc = Rpc::UploadFile;
+        return r;
+    }
+    if (p.size() == 2 && prefix.empty() && method == "GET") {
+        r.rpc = Rpc::ListFiles;
+        return r;
+    }
+    if (p.size() != 3) return std::nullopt;
+    auto [id, verb] = split_verb(p[2]);
+    if (!is_resource_id(id)) return std::nullopt;
+    r.resource = "files/" + std::string(id);
+    if (verb == "download" && method == "GET") r.rpc = Rpc::DownloadFile;
+    else if (prefix == "download") return std::nullopt;
+    else if (verb.empty() && method == "GET") r.rpc = Rpc::GetFile;
+    else if (verb.empty() && method == "DELETE") r.rpc = Rpc::DeleteFile;
+    else return std::nullopt;
     return r;
 }
 
@@ -99,6 +169,11 @@ std::optional<Route> parse_route(std::string_view method, std::string_view path,
         route = parse_control(method, parts);
     } else if (parts[0] == "v1beta" && parts.size() >= 2 && parts[1] == "models") {
         route = parse_ai_studio(method, parts);
+    } else if (parts[0] == "v1beta" && parts.size() >= 2 && parts[1] == "batches") {
+        route = parse_batches(method, parts);
+    } else if ((parts[0] == "v1beta" && parts.size() >= 2 && parts[1] == "files") ||
+               (parts.size() >= 3 && (parts[0] == "upload" || parts[0] == "download"))) {
+        route = parse_files(method, parts);
     } else if ((parts[0] == "v1" || parts[0] == "v1beta1") && parts.size() >= 5) {
         route = parse_vertex(method, parts);
     }
@@ -167,6 +242,16 @@ std::string_view rpc_name(Rpc rpc) {
         case Rpc::ListModels: return "ListModels";
         case Rpc::GetModel: return "GetModel";
         case Rpc::Control: return "Control";
+        case Rpc::BatchGenerateContent: return "BatchGenerateContent";
+        case Rpc::ListBatches: return "ListOperations";
+        case Rpc::GetBatch: return "GetOperation";
+        case Rpc::CancelBatch: return "CancelOperation";
+        case Rpc::DeleteBatch: return "DeleteOperation";
+        case Rpc::UploadFile: return "CreateFile";
+        case Rpc::GetFile: return "GetFile";
+        case Rpc::DeleteFile: return "DeleteFile";
+        case Rpc::DownloadFile: return "DownloadFile";
+        case Rpc::ListFiles: return "ListFiles";
     }
     return "";
 }
@@ -179,12 +264,26 @@ std::string_view rpc_verb(Rpc rpc) {
         case Rpc::ListModels: return "listModels";
         case Rpc::GetModel: return "getModel";
         case Rpc::Control: return "control";
+        case Rpc::BatchGenerateContent: return "batchGenerateContent";
+        case Rpc::ListBatches: return "list";
+        case Rpc::GetBatch: return "get";
+        case Rpc::CancelBatch: return "cancel";
+        case Rpc::DeleteBatch: return "delete";
+        case Rpc::UploadFile: return "upload";
+        case Rpc::GetFile: return "get";
+        case Rpc::DeleteFile: return "delete";
+        case Rpc::DownloadFile: return "download";
+        case Rpc::ListFiles: return "list";
     }
     return "";
 }
 
 std::string rpc_full_name(const Route& route) {
     bool model_service = route.rpc == Rpc::ListModels || route.rpc == Rpc::GetModel;
+    bool operations = route.rpc >= Rpc::ListBatches && route.rpc <= Rpc::DeleteBatch;
+    bool files = route.rpc >= Rpc::UploadFile;
+    if (operations) return "google.longrunning.Operations." + std::string(rpc_name(route.rpc));
+    if (files) return "google.ai.generativelanguage.v1beta.FileService." + std::string(rpc_name(route.rpc));
     if (route.is_vertex())
         return "google.cloud.aiplatform." + (route.version.empty() ? "v1" : route.version) +
                ".PredictionService." + std::string(rpc_name(route.rpc));

@@ -18,7 +18,12 @@ enum class Api {
     Control,         // /_emulator/...
 };
 
-enum class Rpc { GenerateContent, StreamGenerateContent, CountTokens, ListModels, GetModel, Control };
+enum class Rpc {
+    GenerateContent, StreamGenerateContent, CountTokens, ListModels, GetModel, Control,
+    // The Batch API (AI Studio only) and the part of the Files API it needs.
+    BatchGenerateContent, ListBatches, GetBatch, CancelBatch, DeleteBatch,
+    UploadFile, GetFile, DeleteFile, DownloadFile, ListFiles,
+};
 
 struct Route {
     Api api = Api::AiStudio;
@@ -28,12 +33,14 @@ struct Route {
     std::string project;     // Vertex
     std::string location;    // Vertex
     std::string control;     // "script", "reset", "requests", "health"
+    std::string resource;    // batch and file routes: "batches/<id>", "files/<id>"
     bool sse = false;        // streamGenerateContent?alt=sse
 
     bool is_vertex() const { return api == Api::Vertex || api == Api::VertexExpress; }
     bool is_generation() const {
         return rpc == Rpc::GenerateContent || rpc == Rpc::StreamGenerateContent;
     }
+    bool is_batch_or_file() const { return rpc >= Rpc::BatchGenerateContent; }
     Framing framing() const {
         if (rpc != Rpc::StreamGenerateContent) return Framing::Unary;
         return sse ? Framing::Sse : Framing::JsonArray;

@@ -188,6 +188,23 @@ Mix parse_mix(const json& v) {
     return mix;
 }
 
+// ["failed", "BATCH_STATE_EXPIRED", ...]: how the next batch jobs end.
+std::vector<BatchEnd> parse_batch_ends(const json& v) {
+    if (!v.is_array()) fail("batches", "must be a list of end states (\"succeeded\", \"failed\", \"cancelled\", \"expired\")");
+    std::vector<BatchEnd> out;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        const std::string where = "batches[" + std::to_string(i) + "]";
+        std::string name = v[i].is_string() ? to_lower(v[i].get<std::string>()) : std::string();
+        if (name.rfind("batch_state_", 0) == 0) name.erase(0, 12);
+        if (name == "succeeded") out.push_back(BatchEnd::Succeeded);
+        else if (name == "failed") out.push_back(BatchEnd::Failed);
+        else if (name == "cancelled") out.push_back(BatchEnd::Cancelled);
+        else if (name == "expired") out.push_back(BatchEnd::Expired);
+        else fail(where, "must be \"succeeded\", \"failed\", \"cancelled\" or \"expired\", not " + v[i].dump());
+    }
+    return out;
+}
+
 }  // namespace
 
 std::string ScriptEntry::label() const {
@@ -220,8 +237,10 @@ Script parse_script(std::string_view text) {
                 script.repeat_last = *it == "repeat_last";
             } else if (it.key() == "mix") {
                 script.mix = parse_mix(*it);
+            } else if (it.key() == "batches") {
+                script.batch_ends = parse_batch_ends(*it);
             } else if (it.key() != "comment") {
-                fail("", "unknown field \"" + it.key() + "\" (expected \"replies\", \"then\", \"mix\")");
+                fail("", "unknown field \"" + it.key() + "\" (expected \"replies\", \"then\", \"mix\", \"batches\")");
             }
         }
     } else {
@@ -247,6 +266,7 @@ void Scheduler::load(Script script) {
     if (!script.replies.empty()) last_ = script.replies.back();
     repeat_last_ = script.repeat_last;
     mix_ = std::move(script.mix);
+    batch_ends_.assign(script.batch_ends.begin(), script.batch_ends.end());
 }
 
 void Scheduler::clear() {
@@ -255,6 +275,14 @@ void Scheduler::clear() {
     repeat_last_ = false;
     mix_.reset();
     after_queue_ = 0;
+    batch_ends_.clear();
+}
+
+BatchEnd Scheduler::next_batch_end() {
+    if (batch_ends_.empty()) return BatchEnd::Succeeded;
+    BatchEnd e = batch_ends_.front();
+    batch_ends_.pop_front();
+    return e;
 }
 
 std::optional<ScriptEntry> Scheduler::next(std::string_view model) {

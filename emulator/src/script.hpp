@@ -2,7 +2,11 @@
 // generation requests, then "pass" or "repeat_last", optionally with random faults mixed in.
 //
 //   {"replies": ["rpm_429", {"fault": "500", "times": 2}, {"pass": true, "delay_ms": 200}],
-//    "then": "pass", "mix": {"probability": 0.3, "faults": ["500", "rpm_429"], "seed": 1}}
+//    "then": "pass", "mix": {"probability": 0.3, "faults": ["500", "rpm_429"], "seed": 1},
+//    "batches": ["failed", "expired"]}
+//
+// Batch jobs draw one reply per entry, in entry order, when they are created; "batches" lists
+// how the next batch jobs end (after that they succeed).
 #pragma once
 
 #include <cstdint>
@@ -43,10 +47,14 @@ struct Mix {
     std::uint64_t seed = 0;
 };
 
+// How a batch job ends once its time has run.
+enum class BatchEnd { Succeeded, Failed, Cancelled, Expired };
+
 struct Script {
     std::vector<ScriptEntry> replies;
     bool repeat_last = false;                // "then": "repeat_last" (default "pass")
     std::optional<Mix> mix;
+    std::vector<BatchEnd> batch_ends;        // "batches": the ends of the next batch jobs
 };
 
 // Throws std::invalid_argument("script: replies[2]: unknown fault \"rpm429\" ...").
@@ -64,6 +72,8 @@ public:
     // The entry for the next request to `model`; nullopt = answer normally.
     std::optional<ScriptEntry> next(std::string_view model);
     std::size_t queued() const;              // entries left, counting `times`
+    // How the next batch job ends: the next "batches" entry, else Succeeded.
+    BatchEnd next_batch_end();
 
 private:
     struct Slot {
@@ -75,6 +85,7 @@ private:
     bool repeat_last_ = false;
     std::optional<Mix> mix_;
     std::uint64_t after_queue_ = 0;
+    std::deque<BatchEnd> batch_ends_;
 };
 
 }  // namespace nbcore::emulator

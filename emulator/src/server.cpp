@@ -14,6 +14,7 @@
 
 #include "answer.hpp"
 #include "auth.hpp"
+#include "batch.hpp"
 #include "compress.hpp"
 #include "delivery.hpp"
 #include "errors.hpp"
@@ -120,10 +121,13 @@ struct Server::Impl {
     std::uint64_t counter = 0;
     std::deque<nlohmann::json> log;   // the newest kMaxLogEntries requests
 
+    BatchService batches;             // its own lock; takes `mu` through its hooks
+
     explicit Impl(Options o)
         : opts(std::move(o)),
           clock(opts.clock ? opts.clock : nbcore::SystemClock::instance()),
-          quota(QuotaLimits{opts.rpm_limit, opts.tpm_limit, opts.rpd_limit}) {
+          quota(QuotaLimits{opts.rpm_limit, opts.tpm_limit, opts.ipm_limit, opts.rpd_limit}),
+          batches(batch_hooks()) {
         auth.api_key = opts.api_key;
         auth.bearer_token = opts.bearer_token;
         if (opts.threads < 1 || opts.threads > 4096) throw std::invalid_argument("threads must be 1..4096");
@@ -131,11 +135,18 @@ struct Server::Impl {
         if (opts.mime != "auto" && opts.mime != "png" && opts.mime != "jpeg")
             throw std::invalid_argument("mime must be auto, png or jpeg");
         if (opts.latency_ms < 0) throw std::invalid_argument("latency_ms must not be negative");
-        if (opts.rpm_limit < 0 || opts.tpm_limit < 0 || opts.rpd_limit < 0)
+        if (opts.rpm_limit < 0 || opts.tpm_limit < 0 || opts.ipm_limit < 0 || opts.rpd_limit < 0)
             throw std::invalid_argument("quota limits must not be negative");
+        if (opts.quota_tier != "free" && opts.quota_tier != "paid")
+            throw std::invalid_argument("quota_tier must be free or paid");
+        if (opts.batch_ms < 0) throw std::invalid_argument("batch_ms must not be negative");
         if (!opts.script_json.empty()) scheduler.load(parse_script(opts.script_json));
     }
 
+    QuotaLimits quota_limits() const { return {opts.rpm_limit, opts.tpm_limit, opts.ipm_limit, opts.rpd_limit}; }
+    BatchHooks batch_hooks();
+    Reply batch_reply(const Route& route, const httplib::Request& req);
+    Reply answer_entry(const Route& route, std::string_view body, std::uint64_t n, const std::optional<ScriptEntry>& entry);
     void start();
     void stop();
     void handle(const httplib::Request& req, httplib::Response& res);
@@ -143,7 +154,7 @@ struct Server::Impl {
     Reply decide(const Route& route, const httplib::Request& req, std::uint64_t n, const std::optional<ScriptEntry>& entry);
     Reply answer_normally(const Route& route, const httplib::Request& req, std::uint64_t n);
     Reply generate(const Route& route, const GenerateParams& params, std::uint64_t n);
-    std::optional<Reply> refuse_over_quota(const Route& route, const GenerateParams& params);
+    std::optional<Reply> refuse_over_quota(const Route& route, const GenerateParams& params, const Credentials& caller);
     AnswerImages render_images(const GenerateParams& params, std::string_view force_mime);
     std::string output_mime(const GenerateParams& params, std::string_view force_mime) const;
     void finish_headers(Reply& reply, Clock::time_point start, const httplib::Request& req);
@@ -159,9 +170,9 @@ struct Server::Impl {
 
 namespace {
 
-AnswerContext fault_context(const Route& route, const httplib::Request& req, std::uint64_t n) {
+AnswerContext fault_context(const Route& route, std::string_view body, std::uint64_t n) {
     if (route.is_generation()) {
-        auto parsed = parse_generate_request(req.body, route, /*decode_images=*/false);
+        auto parsed = parse_generate_request(body, route, /*decode_images=*/false);
         if (auto* p = std::get_if<GenerateParams>(&parsed)) return make_answer_context(*p, route, n);
     }
     return fallback_answer_context(route, n);
@@ -175,16 +186,22 @@ Credentials credentials_of(const httplib::Request& req) {
     return c;
 }
 
+// The quota pool a request draws on: its credential (keys and tokens are never shown).
+std::string quota_caller(const Route& route, const Credentials& creds) {
+    if (route.api == Api::Vertex) return "bearer:" + bearer_token_of(creds.authorization);
+    return "key:" + creds.api_key;
+}
+
 }  // namespace
 
 // The request's parameters for fault builders, parsed only when a fault needs them.
 struct Server::Impl::LazySource final : public AnswerSource {
-    LazySource(Impl& impl, const Route& route, const httplib::Request& req)
-        : impl_(impl), route_(route), req_(req) {}
+    LazySource(Impl& impl, const Route& route, std::string_view body)
+        : impl_(impl), route_(route), body_(body) {}
 
     const GenerateParams& params() override {
         if (!params_) {
-            auto parsed = parse_generate_request(req_.body, route_);
+            auto parsed = parse_generate_request(body_, route_);
             if (auto* p = std::get_if<GenerateParams>(&parsed)) params_ = std::move(*p);
             else params_ = stand_in();
         }
@@ -222,7 +239,7 @@ struct Server::Impl::LazySource final : public AnswerSource {
 
     Impl& impl_;
     const Route& route_;
-    const httplib::Request& req_;
+    std::string_view body_;
     std::optional<GenerateParams> params_;
 };
 
@@ -277,25 +294,78 @@ Reply Server::Impl::generate(const Route& route, const GenerateParams& params, s
     return r;
 }
 
-std::optional<Reply> Server::Impl::refuse_over_quota(const Route& route, const GenerateParams& params) {
-    const QuotaLimits limits{opts.rpm_limit, opts.tpm_limit, opts.rpd_limit};
-    if (!limits.any()) return std::nullopt;
+std::optional<Reply> Server::Impl::refuse_over_quota(const Route& route, const GenerateParams& params,
+                                                     const Credentials& caller) {
+    if (!quota_limits().any()) return std::nullopt;
     const ModelInfo* info = find_model(params.model);
-    int tokens = params.prompt_text_tokens + params.input_images * (info ? info->input_image_tokens : 0);
+    QuotaCost cost;
+    cost.input_tokens = params.prompt_text_tokens + params.input_images * (info ? info->input_image_tokens : 0);
+    cost.output_images = params.want_image ? 1 : 0;   // one candidate is answered, with one image
     std::optional<QuotaRefusal> refusal;
     {
         std::lock_guard lock(mu);
-        refusal = quota.admit(params.model, tokens, clock->now(), clock->wall());
+        refusal = quota.admit(quota_caller(route, caller), params.model, cost, clock->now(), clock->wall());
     }
     if (!refusal) return std::nullopt;
-    long limit = refusal->kind == Quota::FreeRpm ? limits.rpm : refusal->kind == Quota::FreeTpm ? limits.tpm : limits.rpd;
-    Reply r = error_reply(quota_exhausted(refusal->kind, params.model, refusal->retry_seconds, limit), route.framing());
-    r.fault = refusal->kind == Quota::FreeRpm ? "quota_rpm" : refusal->kind == Quota::FreeTpm ? "quota_tpm" : "quota_rpd";
+    const QuotaTier tier = opts.quota_tier == "paid" ? QuotaTier::Paid : QuotaTier::Free;
+    Reply r = error_reply(quota_refused(tier, refusal->breaches, params.model, refusal->retry_after), route.framing());
+    r.fault = quota_fault_label(*refusal);
     return r;
+}
+
+BatchHooks Server::Impl::batch_hooks() {
+    BatchHooks h;
+    h.clock = clock;
+    h.batch_ms = opts.batch_ms;
+    h.draw = [this](const std::string& model, std::size_t count, std::vector<std::optional<ScriptEntry>>& entries) {
+        std::lock_guard lock(mu);
+        entries.clear();
+        for (std::size_t i = 0; i < count; ++i) entries.push_back(scheduler.next(model));
+        return scheduler.next_batch_end();
+    };
+    h.answer = [this](const Route& route, std::string_view body, std::uint64_t n, const std::optional<ScriptEntry>& entry) {
+        return answer_entry(route, body, n, entry);
+    };
+    return h;
+}
+
+// One batch entry, answered as generateContent would answer it: script faults and custom replies
+// apply; delivery faults (stalls, resets, trickles) mean nothing inside a batch and are ignored.
+Reply Server::Impl::answer_entry(const Route& route, std::string_view body, std::uint64_t n,
+                                 const std::optional<ScriptEntry>& entry) {
+    auto normally = [&] {
+        auto parsed = parse_generate_request(body, route);
+        if (auto* err = std::get_if<ApiError>(&parsed)) return error_reply(*err, Framing::Unary);
+        return generate(route, std::get<GenerateParams>(parsed), n);
+    };
+    if (!entry || entry->kind == ScriptEntry::Kind::Pass) return normally();
+    if (entry->kind == ScriptEntry::Kind::Custom) return custom_reply(*entry, Framing::Unary);
+    const FaultSpec* spec = find_fault(entry->fault);
+    if (!spec || !spec->build) return normally();
+    LazySource source(*this, route, body);
+    FaultInput in{route, fault_context(route, body, n), entry->arg, entry->retry_delay, source};
+    return spec->build(in);
+}
+
+Reply Server::Impl::batch_reply(const Route& route, const httplib::Request& req) {
+    const Credentials creds = credentials_of(req);
+    // On an upload session URL the session id is the credential, as with the API.
+    const bool session = route.rpc == Rpc::UploadFile && query_value(parse_query(req.target), "upload_id");
+    if (!session)
+        if (auto err = check_auth(route, creds, auth)) return error_reply(*err, Framing::Unary);
+    std::string host = req.get_header_value("Host");
+    BatchCall call{route,
+                   req.target,
+                   req.body,
+                   [&req](const std::string& name) { return req.get_header_value(name.c_str()); },
+                   quota_caller(route, creds),
+                   "http://" + (host.empty() ? opts.host + ":" + std::to_string(port) : host)};
+    return batches.handle(call);
 }
 
 Reply Server::Impl::answer_normally(const Route& route, const httplib::Request& req, std::uint64_t n) {
     const Framing framing = route.framing();
+    if (route.is_batch_or_file()) return batch_reply(route, req);
     if (auto err = check_auth(route, credentials_of(req), auth)) return error_reply(*err, framing);
     switch (route.rpc) {
         case Rpc::ListModels: {
@@ -332,10 +402,11 @@ Reply Server::Impl::answer_normally(const Route& route, const httplib::Request& 
         case Rpc::StreamGenerateContent: {
             auto parsed = parse_generate_request(req.body, route);
             if (auto* err = std::get_if<ApiError>(&parsed)) return error_reply(*err, framing);
-            if (auto refused = refuse_over_quota(route, std::get<GenerateParams>(parsed))) return *refused;
+            if (auto refused = refuse_over_quota(route, std::get<GenerateParams>(parsed), credentials_of(req))) return *refused;
             return generate(route, std::get<GenerateParams>(parsed), n);
         }
         case Rpc::Control: break;
+        default: break;   // batch and file routes: answered above
     }
     return html_not_found(req.path);
 }
@@ -354,8 +425,8 @@ Reply Server::Impl::decide(const Route& route, const httplib::Request& req, std:
         case ScriptEntry::Kind::Fault: {
             const FaultSpec* spec = find_fault(entry->fault);
             if (spec->build) {
-                LazySource source(*this, route, req);
-                FaultInput in{route, fault_context(route, req, n), entry->arg, entry->retry_delay, source};
+                LazySource source(*this, route, req.body);
+                FaultInput in{route, fault_context(route, req.body, n), entry->arg, entry->retry_delay, source};
                 r = spec->build(in);
             } else {
                 r = answer_normally(route, req, n);
@@ -388,6 +459,7 @@ Reply Server::Impl::handle_control(const Route& route, const httplib::Request& r
         quota.clear();
         log.clear();
         counter = 0;
+        batches.clear();
         return control_json(200, {{"ok", true}});
     }
     if (route.control == "requests") {
@@ -691,6 +763,7 @@ void Server::reset() {
     impl_->quota.clear();
     impl_->log.clear();
     impl_->counter = 0;
+    impl_->batches.clear();
 }
 
 nlohmann::json Server::requests() const { return impl_->log_snapshot(); }

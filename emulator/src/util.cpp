@@ -154,6 +154,31 @@ std::string format_duration(double seconds) {
     return buf;
 }
 
+std::string format_duration_exact(std::chrono::nanoseconds d) {
+    long long ns = std::max<long long>(d.count(), 0);
+    long long whole = ns / 1'000'000'000, frac = ns % 1'000'000'000;
+    char buf[48];
+    if (frac == 0)
+        std::snprintf(buf, sizeof buf, "%llds", whole);
+    else if (frac % 1'000'000 == 0)
+        std::snprintf(buf, sizeof buf, "%lld.%03llds", whole, frac / 1'000'000);
+    else if (frac % 1000 == 0)
+        std::snprintf(buf, sizeof buf, "%lld.%06llds", whole, frac / 1000);
+    else
+        std::snprintf(buf, sizeof buf, "%lld.%09llds", whole, frac);
+    return buf;
+}
+
+std::string seconds_text_exact(std::chrono::nanoseconds d) {
+    long long ns = std::max<long long>(d.count(), 0);
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%lld.%09lld", ns / 1'000'000'000, ns % 1'000'000'000);
+    std::string s = buf;
+    while (s.back() == '0') s.pop_back();
+    if (s.back() == '.') s.pop_back();
+    return s;
+}
+
 bool sleep_unless_stopped(int ms, const std::atomic<bool>& stop) {
     using namespace std::chrono;
     auto until = steady_clock::now() + milliseconds(std::max(ms, 0));

@@ -50,6 +50,11 @@ std::string camel_to_snake(std::string_view s);
 
 // A Duration as proto3 JSON writes it: "7s", "7.500s", "0.250s".
 std::string format_duration(double seconds);
+// The same, exact to the nanosecond: 0, 3, 6 or 9 fractional digits ("7s", "7.500s",
+// "0.000250s", "44.999999999s"), as proto3 JSON writes a Duration.
+std::string format_duration_exact(std::chrono::nanoseconds d);
+// Seconds with up to nine decimals and no trailing zeros ("45.578569677", "7", "0.5").
+std::string seconds_text_exact(std::chrono::nanoseconds d);
 
 // Sleeps `ms` in short slices; returns false (early) once `stop` is set.
 bool sleep_unless_stopped(int ms, const std::atomic<bool>& stop);

@@ -58,7 +58,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& known_field
         {"client", {"retry", "max_attempts", "max_billed_retries", "backoff_base_ms", "backoff_cap_ms",
                     "deadline_ms", "attempt_timeout_ms", "idle_timeout_ms", "stream", "routes",
                     "downgrade_on_timeout", "retry_budget"}},
-        {"emulator", {"latency_ms", "rpm_limit", "tpm_limit", "rpd_limit"}},
+        {"emulator", {"latency_ms", "rpm_limit", "tpm_limit", "ipm_limit", "rpd_limit", "quota_tier"}},
         {"expect", {"status", "attempts", "outcomes", "reasons", "http_statuses", "routes", "image_sizes",
                     "executions", "waits_ms", "durations_ms", "images", "image", "dimension", "safety_layer",
                     "retryable", "reason", "http_status", "api_status", "advice_contains", "message_contains",
@@ -182,7 +182,9 @@ CaseOutcome run_case(const std::string& file, const json& spec) {
     eo.latency_ms = emu.value("latency_ms", 0);
     eo.rpm_limit = emu.value("rpm_limit", 0);
     eo.tpm_limit = emu.value("tpm_limit", 0);
+    eo.ipm_limit = emu.value("ipm_limit", 0);
     eo.rpd_limit = emu.value("rpd_limit", 0);
+    eo.quota_tier = emu.value("quota_tier", std::string("free"));
     eo.script_json = spec.value("script", json::object()).dump();
     emulator::Server server(eo);
     server.start();

@@ -147,6 +147,28 @@ TEST_CASE("cli: SIGINT, a script file and the key from the environment", "[cli]"
     std::filesystem::remove(script);
 }
 
+TEST_CASE("cli: --ipm, --quota-tier and --batch-ms", "[cli][quota][batch]") {
+    Child child;
+    spawn(child, {"--ipm", "1", "--quota-tier", "paid", "--batch-ms", "0"});
+    std::string url = child.first_line();
+    REQUIRE_FALSE(url.empty());
+    const std::string gen = url + "/v1beta/models/gemini-2.5-flash-image:generateContent";
+    CHECK(post(gen, prompt_body("x").dump(), {kKeyHeader}).status == 200);
+    auto over = post(gen, prompt_body("x").dump(), {kKeyHeader});
+    CHECK(over.status == 429);
+    CHECK_THAT(over.body, Catch::Contains("GenerateContentPaidTierOutputImagesPerModelPerMinute"));
+    json batch = {{"batch", {{"displayName", "cli"},
+                             {"inputConfig", {{"requests", {{"requests", {{{"request", prompt_body("x")}}}}}}}}}}};
+    auto created = post(url + "/v1beta/models/gemini-2.5-flash-image:batchGenerateContent", batch.dump(), {kKeyHeader});
+    REQUIRE(created.status == 200);
+    auto name = json::parse(created.body)["name"].get<std::string>();
+    auto done = json::parse(get(url + "/v1beta/" + name, {kKeyHeader}).body);
+    CHECK(done["metadata"]["state"] == "BATCH_STATE_SUCCEEDED");   // --batch-ms 0: done at once
+    ::kill(child.pid, SIGTERM);
+    CHECK(child.wait_exit() == 0);
+    CHECK_THAT(child.drain_stderr(), Catch::Contains("429 quota_ipm"));
+}
+
 TEST_CASE("cli: bad arguments and bad scripts exit 2 with a message", "[cli]") {
     auto run = [](std::vector<std::string> args) {
         Child child;
@@ -159,6 +181,11 @@ TEST_CASE("cli: bad arguments and bad scripts exit 2 with a message", "[cli]") {
     CHECK_THAT(unknown_msg, Catch::Contains("unknown option \"--frobnicate\""));
     CHECK(run({"--port", "70000"}).first == 2);
     CHECK(run({"--mime", "gif"}).first == 2);
+    auto [tier, tier_msg] = run({"--quota-tier", "gold"});
+    CHECK(tier == 2);
+    CHECK_THAT(tier_msg, Catch::Contains("--quota-tier must be free or paid"));
+    CHECK(run({"--batch-ms", "-1"}).first == 2);
+    CHECK(run({"--ipm", "x"}).first == 2);
     CHECK(run({"--port"}).first == 2);
     auto [missing, missing_msg] = run({"--script", "/nonexistent/script.json"});
     CHECK(missing == 2);

@@ -428,8 +428,8 @@ TEST_CASE("server: enforced quotas answer the real 429 until the window frees", 
     auto over = emu.generate(kFlash, prompt_body("q"));
     REQUIRE(over.status == 429);
     auto err = body_json(over)["error"];
-    CHECK(err["details"][0]["violations"][0]["quotaId"] == "GenerateRequestsPerMinutePerProjectPerModel-FreeTier");
-    CHECK(err["details"][0]["violations"][0]["quotaValue"] == "2");
+    CHECK(err["details"][1]["violations"][0]["quotaId"] == "GenerateRequestsPerMinutePerProjectPerModel-FreeTier");
+    CHECK(err["details"][1]["violations"][0]["quotaValue"] == "2");
     CHECK(err["details"][2]["retryDelay"] == "45s");
     CHECK(emu.server.requests().back()["fault"] == "quota_rpm");
     clock->advance(std::chrono::seconds(45));

@@ -144,50 +144,99 @@ TEST_CASE("request log entries hold no secret and no image data", "[log]") {
     CHECK(raw.size() <= 4096 + 3);
 }
 
-TEST_CASE("quota: the Pacific day ends at local midnight, DST included", "[quota]") {
-    auto at = [](long long unix) { return WallTime(std::chrono::seconds(unix)); };
-    auto unix_of = [](WallTime t) { return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count(); };
-    // Expected values from the tz database (America/Los_Angeles).
-    CHECK(unix_of(next_pacific_midnight(at(1795743000))) == 1795766400);   // 2026-11-27 01:30Z, PST
-    CHECK(unix_of(next_pacific_midnight(at(1782907200))) == 1782975600);   // 2026-07-01 12:00Z, PDT
-    CHECK(unix_of(next_pacific_midnight(at(1772960400))) == 1773039600);   // the day DST starts
-    CHECK(unix_of(next_pacific_midnight(at(1793448000))) == 1793516400);   // the day before DST ends
-    CHECK(unix_of(next_pacific_midnight(at(1793534400))) == 1793606400);   // the day DST ends
-    CHECK(unix_of(next_pacific_midnight(at(1709193599))) == 1709193600);   // one second before midnight
-    CHECK(unix_of(next_pacific_midnight(at(1709193600))) == 1709280000);   // exactly midnight: the next one
-}
-
-TEST_CASE("quota: per-minute requests and tokens, per-day requests", "[quota]") {
+TEST_CASE("quota: per-minute requests, tokens and images; per-day requests", "[quota]") {
     using namespace std::chrono;
     SteadyTime t0{};
     WallTime wall(seconds(1795743000));
-    QuotaLedger rpm(QuotaLimits{2, 0, 0});
-    CHECK_FALSE(rpm.admit("m", 10, t0, wall));
-    CHECK_FALSE(rpm.admit("m", 10, t0 + seconds(10), wall));
-    auto refused = rpm.admit("m", 10, t0 + seconds(20), wall);
+    const QuotaCost one{10, 1};
+    auto dims = [](const QuotaRefusal& r) {
+        std::vector<QuotaDimension> d;
+        for (const auto& b : r.breaches) d.push_back(b.dimension);
+        return d;
+    };
+
+    QuotaLedger rpm(QuotaLimits{2, 0, 0, 0});
+    CHECK_FALSE(rpm.admit("key:a", "m", one, t0, wall));
+    CHECK_FALSE(rpm.admit("key:a", "m", one, t0 + seconds(10), wall));
+    auto refused = rpm.admit("key:a", "m", one, t0 + seconds(20), wall);
     REQUIRE(refused);
-    CHECK(refused->kind == Quota::FreeRpm);
-    CHECK(refused->retry_seconds == 40);               // the first request leaves the window at 60 s
-    CHECK_FALSE(rpm.admit("other", 10, t0 + seconds(20), wall));   // limits are per model
-    CHECK_FALSE(rpm.admit("m", 10, t0 + seconds(60), wall));
+    CHECK(dims(*refused) == std::vector{QuotaDimension::Rpm});
+    CHECK(refused->breaches[0].limit == 2);
+    CHECK(refused->retry_after == seconds(40));                  // the first request leaves at 60 s
+    CHECK_FALSE(rpm.admit("key:a", "other", one, t0 + seconds(20), wall));   // per model
+    CHECK_FALSE(rpm.admit("key:b", "m", one, t0 + seconds(20), wall));       // per key
+    CHECK(rpm.admit("key:a", "m", one, t0 + seconds(60) - nanoseconds(1), wall));
+    CHECK_FALSE(rpm.admit("key:a", "m", one, t0 + seconds(60), wall));
 
-    QuotaLedger tpm(QuotaLimits{0, 100, 0});
-    CHECK_FALSE(tpm.admit("m", 60, t0, wall));
-    CHECK_FALSE(tpm.admit("m", 30, t0 + seconds(5), wall));
-    auto tokens = tpm.admit("m", 50, t0 + milliseconds(30500), wall);
+    QuotaLedger tpm(QuotaLimits{0, 100, 0, 0});
+    CHECK_FALSE(tpm.admit("key:a", "m", {60, 1}, t0, wall));
+    CHECK_FALSE(tpm.admit("key:a", "m", {30, 1}, t0 + seconds(5), wall));
+    auto tokens = tpm.admit("key:a", "m", {50, 1}, t0 + milliseconds(30500), wall);
     REQUIRE(tokens);
-    CHECK(tokens->kind == Quota::FreeTpm);
-    CHECK(tokens->retry_seconds == 30);                // ceil(29.5): the 60 tokens expire at 60 s
-    CHECK(tpm.admit("m", 500, t0 + seconds(100), wall)->retry_seconds == 60);   // can never fit
+    CHECK(dims(*tokens) == std::vector{QuotaDimension::Tpm});
+    CHECK(tokens->retry_after == milliseconds(29500));           // exact: the 60 tokens leave at 60 s
+    CHECK(tpm.admit("key:a", "m", {500, 1}, t0 + seconds(100), wall)->retry_after == seconds(60));   // never fits
 
-    QuotaLedger rpd(QuotaLimits{0, 0, 1});
-    WallTime late(seconds(1795766400 - 90));           // 90 s before midnight Pacific
-    CHECK_FALSE(rpd.admit("m", 1, t0, late));
-    auto day = rpd.admit("m", 1, t0 + seconds(1), late + seconds(1));
+    QuotaLedger ipm(QuotaLimits{0, 0, 2, 0});
+    CHECK_FALSE(ipm.admit("key:a", "m", {1, 1}, t0, wall));
+    CHECK_FALSE(ipm.admit("key:a", "m", {1, 0}, t0 + seconds(1), wall));   // text only: no image
+    CHECK_FALSE(ipm.admit("key:a", "m", {1, 1}, t0 + seconds(2), wall));
+    auto images = ipm.admit("key:a", "m", {1, 1}, t0 + seconds(3), wall);
+    REQUIRE(images);
+    CHECK(dims(*images) == std::vector{QuotaDimension::Ipm});
+    CHECK(images->retry_after == seconds(57));
+
+    QuotaLedger rpd(QuotaLimits{0, 0, 0, 1});
+    WallTime late(seconds(1795766400 - 90));                     // 90 s before midnight Pacific
+    CHECK_FALSE(rpd.admit("key:a", "m", one, t0, late));
+    auto day = rpd.admit("key:a", "m", one, t0 + seconds(1), late + seconds(1));
     REQUIRE(day);
-    CHECK(day->kind == Quota::FreeRpd);
-    CHECK(day->retry_seconds == 89);
-    CHECK_FALSE(rpd.admit("m", 1, t0 + seconds(95), late + seconds(95)));   // a new day
+    CHECK(dims(*day) == std::vector{QuotaDimension::Rpd});
+    CHECK(day->retry_after == seconds(89));
+    CHECK_FALSE(rpd.admit("key:a", "m", one, t0 + seconds(90), late + seconds(90)));   // a new day
+
+    // Several at once: listed in body order (tokens, requests, images, day), the longest wait wins.
+    QuotaLedger all(QuotaLimits{1, 10, 1, 1});
+    CHECK_FALSE(all.admit("key:a", "m", {10, 1}, t0, late));
+    auto every = all.admit("key:a", "m", {10, 1}, t0 + seconds(1), late + seconds(1));
+    REQUIRE(every);
+    CHECK(dims(*every) == std::vector{QuotaDimension::Tpm, QuotaDimension::Rpm, QuotaDimension::Ipm, QuotaDimension::Rpd});
+    CHECK(every->retry_after == seconds(89));
+    CHECK(quota_fault_label(*every) == "quota_tpm+rpm+ipm+rpd");
+}
+
+TEST_CASE("quota: enforced 429 bodies per tier, with the exact retry time", "[quota]") {
+    using namespace std::chrono;
+    auto body = [](QuotaTier tier, QuotaDimension d, nanoseconds wait) {
+        return json::parse(error_json(quota_refused(tier, {{d, 7}}, "gemini-2.5-flash-image", wait)).dump());
+    };
+    auto free_rpm = body(QuotaTier::Free, QuotaDimension::Rpm, milliseconds(44500));
+    CHECK(free_rpm["error"]["code"] == 429);
+    CHECK(free_rpm["error"]["status"] == "RESOURCE_EXHAUSTED");
+    const json& details = free_rpm["error"]["details"];
+    REQUIRE(details.size() == 3);
+    CHECK(details[0]["@type"] == "type.googleapis.com/google.rpc.Help");
+    CHECK(details[1]["violations"][0]["quotaId"] == "GenerateRequestsPerMinutePerProjectPerModel-FreeTier");
+    CHECK(details[1]["violations"][0]["quotaMetric"] == "generativelanguage.googleapis.com/generate_content_free_tier_requests");
+    CHECK(details[1]["violations"][0]["quotaValue"] == "7");
+    CHECK(details[1]["violations"][0]["quotaDimensions"]["model"] == "gemini-2.5-flash-preview-image");
+    CHECK(details[2]["retryDelay"] == "44.500s");
+    CHECK_THAT(free_rpm["error"]["message"].get<std::string>(), Catch::EndsWith("\nPlease retry in 44.5s."));
+    CHECK_THAT(free_rpm["error"]["message"].get<std::string>(), Catch::Contains("limit: 7, model: gemini-2.5-flash-preview-image"));
+
+    CHECK(body(QuotaTier::Paid, QuotaDimension::Rpm, seconds(3))["error"]["details"][1]["violations"][0]["quotaId"] ==
+          "GenerateRequestsPerMinutePerProjectPerModel");
+    CHECK(body(QuotaTier::Paid, QuotaDimension::Rpd, seconds(3))["error"]["details"][1]["violations"][0]["quotaMetric"] ==
+          "generativelanguage.googleapis.com/generate_requests_per_model_per_day");
+    CHECK(body(QuotaTier::Paid, QuotaDimension::Tpm, seconds(3))["error"]["details"][1]["violations"][0]["quotaId"] ==
+          "GenerateContentPaidTierInputTokensPerModelPerMinute");
+    CHECK(body(QuotaTier::Free, QuotaDimension::Tpm, nanoseconds(1))["error"]["details"][2]["retryDelay"] == "0.000000001s");
+    CHECK(body(QuotaTier::Free, QuotaDimension::Ipm, microseconds(1500))["error"]["details"][2]["retryDelay"] == "0.001500s");
+
+    CHECK(format_duration_exact(seconds(45)) == "45s");
+    CHECK(format_duration_exact(nanoseconds(44'999'999'999)) == "44.999999999s");
+    CHECK(seconds_text_exact(nanoseconds(45'578'569'677)) == "45.578569677");
+    CHECK(seconds_text_exact(milliseconds(500)) == "0.5");
 }
 
 TEST_CASE("gzip: who accepts it, and segments that inflate back", "[gzip]") {

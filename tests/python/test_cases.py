@@ -25,7 +25,7 @@ KNOWN_FIELDS = {
     "client": {"retry", "max_attempts", "max_billed_retries", "backoff_base_ms", "backoff_cap_ms",
                "deadline_ms", "attempt_timeout_ms", "idle_timeout_ms", "stream", "routes",
                "downgrade_on_timeout", "retry_budget"},
-    "emulator": {"latency_ms", "rpm_limit", "tpm_limit", "rpd_limit"},
+    "emulator": {"latency_ms", "rpm_limit", "tpm_limit", "ipm_limit", "rpd_limit", "quota_tier"},
     "expect": {"status", "attempts", "outcomes", "reasons", "http_statuses", "routes", "image_sizes",
                "executions", "waits_ms", "durations_ms", "images", "image", "dimension", "safety_layer",
                "retryable", "reason", "http_status", "api_status", "advice_contains", "message_contains",
@@ -119,7 +119,8 @@ def test_case(path):
     req = spec.get("request", {})
     emu_opts = spec.get("emulator", {})
     args = ["--latency-ms", str(emu_opts.get("latency_ms", 0))]
-    for field, flag in (("rpm_limit", "--rpm"), ("tpm_limit", "--tpm"), ("rpd_limit", "--rpd")):
+    for field, flag in (("rpm_limit", "--rpm"), ("tpm_limit", "--tpm"), ("ipm_limit", "--ipm"),
+                        ("rpd_limit", "--rpd"), ("quota_tier", "--quota-tier")):
         if emu_opts.get(field):
             args += [flag, str(emu_opts[field])]
     emu = start_emulator(*args)

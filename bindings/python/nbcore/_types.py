@@ -152,6 +152,7 @@ class Result:
     model_version: str
     image_size: str = ""            # the size asked for (smaller than requested after a downgrade)
     cost_usd: float = 0.0           # what every attempt was billed, from usage and the price table
+    batch: bool = False             # served by the Batch API (priced at the batch rate)
 
     @property
     def image(self) -> Image:

@@ -1,4 +1,4 @@
-"""The nbcore command line: `nbcore generate`, `nbcore check`, `nbcore emulator`.
+"""The nbcore command line: `nbcore generate`, `nbcore check`, `nbcore batch`, `nbcore emulator`.
 
 Exit codes: 0 success; 2 bad command-line usage; 10 + the status code for an nbcore failure
 (11 RATE_LIMITED, 12 QUOTA_EXHAUSTED, ... 30 INVALID_ARG, 31 INTERNAL; see `nbcore --help`);
@@ -260,6 +260,142 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     return 0
 
 
+class _BatchInputError(Exception):
+    """A line of the batch file that cannot be submitted (reported with its line number)."""
+
+
+def _read_batch_file(path: str, default_model: str) -> List[Dict[str, Any]]:
+    """One {"key", "prompt", "aspect_ratio"?, "image_size"?, "model"?} object per line."""
+    known = {"key", "prompt", "aspect_ratio", "image_size", "model"}
+    entries: List[Dict[str, Any]] = []
+    seen: Dict[str, int] = {}
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            where = f"{path} line {n}"
+            try:
+                obj = json.loads(line)
+            except ValueError as e:
+                raise _BatchInputError(f"{where} is not JSON ({e}); write one JSON object per line") from None
+            if not isinstance(obj, dict):
+                raise _BatchInputError(f"{where} is not a JSON object; write {{\"key\": ..., \"prompt\": ...}}")
+            extra = sorted(set(obj) - known)
+            if extra:
+                raise _BatchInputError(f"{where}: unknown field(s) {', '.join(extra)}; "
+                                       f"use only {', '.join(sorted(known))}")
+            key, prompt = obj.get("key"), obj.get("prompt")
+            if not isinstance(key, str) or not key or key in (".", "..") or any(c in key for c in "/\\\0"):
+                raise _BatchInputError(f"{where}: \"key\" must be a non-empty string usable as a directory "
+                                       f"name (no '/', not '.' or '..'), got {key!r}")
+            if key in seen:
+                raise _BatchInputError(f"{where}: key {key!r} was already used on line {seen[key]}; "
+                                       f"give every line its own key")
+            if not isinstance(prompt, str) or not prompt.strip():
+                raise _BatchInputError(f"{where}: \"prompt\" must be a non-empty string")
+            for field in ("aspect_ratio", "image_size", "model"):
+                if field in obj and obj[field] is not None and not isinstance(obj[field], str):
+                    raise _BatchInputError(f"{where}: \"{field}\" must be a string")
+            if obj.get("aspect_ratio") not in (None,) + ASPECT_RATIOS:
+                raise _BatchInputError(f"{where}: aspect_ratio {obj['aspect_ratio']!r} is not one of "
+                                       f"{', '.join(ASPECT_RATIOS)}")
+            if obj.get("image_size") not in (None,) + IMAGE_SIZES:
+                raise _BatchInputError(f"{where}: image_size {obj['image_size']!r} is not one of "
+                                       f"{', '.join(IMAGE_SIZES)} (uppercase K)")
+            seen[key] = n
+            entries.append({"key": key, "prompt": prompt, "aspect_ratio": obj.get("aspect_ratio"),
+                            "image_size": obj.get("image_size"), "model": obj.get("model") or default_model})
+    if not entries:
+        raise _BatchInputError(f"{path} holds no requests; write one JSON object per line")
+    return entries
+
+
+def _poll_until_done(bc: Any, name: str, first: float, quiet: bool) -> Any:
+    """Polls in Python (so Ctrl-C works between polls): first, then 1.5x per poll up to 60 s."""
+    import time
+
+    delay, state = first, None
+    while True:
+        job = bc.get(name)
+        if job.state != state and not quiet:
+            counts = f" ({job.succeeded_count} answered, {job.failed_count} refused)" if job.done else ""
+            print(f"{name}: {job.state}{counts}", file=sys.stderr, flush=True)
+        state = job.state
+        if job.done:
+            return job
+        time.sleep(delay)
+        delay = min(max(60.0, first), delay * 1.5)
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from .batch import BatchClient, BatchRequest
+
+    bc = BatchClient(model=args.model, poll_initial=args.poll)
+    names: List[str] = list(args.resume or [])
+    if args.file:
+        try:
+            entries = _read_batch_file(args.file, args.model)
+        except _BatchInputError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        by_model: Dict[str, List[Dict[str, Any]]] = {}
+        for e in entries:
+            by_model.setdefault(e["model"], []).append(e)
+        for model, group in by_model.items():   # a batch runs one model
+            job = bc.submit([BatchRequest(**e) for e in group], display_name=args.name)
+            names.append(job.name)
+            if not args.quiet:
+                how = "as a JSONL file" if job.file_input else "inline"
+                print(f"submitted {job.name}: {len(group)} request(s) for {model}, {how}", file=sys.stderr, flush=True)
+    if not names:
+        print("error: give a JSONL file of requests, or --resume BATCH_NAME to collect a submitted batch",
+              file=sys.stderr)
+        return 2
+
+    rows: List[Dict[str, Any]] = []
+    worst = 0
+    for name in names:
+        try:
+            job = _poll_until_done(bc, name, args.poll or 5.0, args.quiet)
+        except KeyboardInterrupt:
+            print(f"interrupted; {name} keeps running on the server. Collect it later with "
+                  f"`nbcore batch --resume {name} -o {args.output}`.", file=sys.stderr)
+            return 130
+        if job.error is not None:
+            raise job.error
+        for entry in bc.results(name):
+            row: Dict[str, Any] = {"key": entry.key, "batch": name, "ok": entry.ok, "files": []}
+            if entry.ok:
+                folder = os.path.join(args.output, entry.key)
+                os.makedirs(folder, exist_ok=True)
+                for i, im in enumerate(entry.result.images):
+                    path = os.path.join(folder, f"image{'' if i == 0 else '-' + str(i + 1)}{im.extension}")
+                    row["files"].append(im.save(path))
+                im = entry.result.images[0]
+                row["detail"] = f"{im.width}x{im.height} {im.mime}"
+            else:
+                err = entry.error
+                row.update(code=err.code, message=err.message, advice=err.advice, reason=err.reason)
+                row["detail"] = err.code + (f" ({err.reason})" if err.reason else "")
+                if not worst:
+                    worst = exit_code_for(err)
+            rows.append(row)
+
+    if args.json:
+        print(json.dumps(rows), flush=True)
+        return worst
+    width = max([len("key")] + [len(r["key"]) for r in rows])
+    detail_width = max([len("result")] + [len(r["detail"]) for r in rows])
+    print(f"{'key':<{width}}  {'result':<{detail_width}}  file / advice")
+    for r in rows:
+        where = r["files"][0] if r["ok"] else r.get("advice", "")
+        print(f"{r['key']:<{width}}  {r['detail']:<{detail_width}}  {where}")
+    ok = sum(1 for r in rows if r["ok"])
+    print(f"{ok} of {len(rows)} request(s) produced images in {args.output}"
+          + ("" if ok == len(rows) else "; failed ones list their advice above"))
+    return worst
+
+
 def emulator_path() -> str:
     """The bundled nbcore-emulator binary (installed inside the package), or one on PATH."""
     env = os.environ.get("NBCORE_EMULATOR")
@@ -318,6 +454,23 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--header", action="append", help="a response header 'Name: value' (repeatable)")
     d.add_argument("--json", action="store_true")
 
+    b = sub.add_parser(
+        "batch", help="run a JSONL file of requests through the Batch API (half price, slower)",
+        description="Submit one batch per model from FILE (one {\"key\", \"prompt\", \"aspect_ratio\"?, "
+                    "\"image_size\"?, \"model\"?} object per line), wait for it, and write each key's images "
+                    "to OUTPUT/KEY/. Exit code: 0 when every request produced images, else the code of "
+                    "the first failure.")
+    b.add_argument("file", nargs="?", help="JSONL file of requests")
+    b.add_argument("-o", "--output", default="batch-out", help="output directory (default batch-out)")
+    b.add_argument("--model", default=os.environ.get("NBCORE_MODEL", DEFAULT_MODEL),
+                   help="model for lines that name none")
+    b.add_argument("--name", help="the batch's display name")
+    b.add_argument("--resume", action="append", metavar="BATCH_NAME",
+                   help="collect an already submitted batch (batches/...) instead of, or as well as, FILE")
+    b.add_argument("--poll", type=float, help="seconds before the first poll (default 5, growing to 60)")
+    b.add_argument("--json", action="store_true", help="print one JSON list instead of the table")
+    b.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+
     sub.add_parser("emulator", help="run the bundled Gemini-compatible emulator (see --help)",
                    add_help=False)
     return p
@@ -341,6 +494,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             return cmd_usage(args)
         if args.command == "diagnose":
             return cmd_diagnose(args)
+        if args.command == "batch":
+            return cmd_batch(args)
     except NbcoreError as err:
         _print_error(err, getattr(args, "json", False))
         return exit_code_for(err)

@@ -465,6 +465,200 @@ py::dict check_image(py::bytes data) {
     return d;
 }
 
+// ---- batch: a thin shell over the nbc_batch_* section ------------------------------------------
+
+py::dict batch_job_dict(const nbc_batch_job* job) {
+    nbc_batch_job_info info = NBC_BATCH_JOB_INFO_INIT;
+    check(nbc_batch_job_describe(&info, job));
+    static const char* kStates[] = {"UNSPECIFIED", "PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"};
+    py::dict d;
+    d["name"] = info.name;
+    d["display_name"] = info.display_name;
+    d["model"] = info.model;
+    d["state"] = (info.state >= 0 && info.state <= 6) ? kStates[info.state] : "UNSPECIFIED";
+    d["done"] = info.done != 0;
+    d["file_input"] = info.file_input != 0;
+    d["request_count"] = info.request_count;
+    d["succeeded_count"] = info.succeeded_count;
+    d["failed_count"] = info.failed_count;
+    d["pending_count"] = info.pending_count;
+    d["responses_file"] = info.responses_file;
+    d["create_time"] = info.create_time;
+    d["end_time"] = info.end_time;
+    d["error"] = nbc_batch_job_status(job) == NBC_OK ? py::object(py::none()) : py::object(last_error_info());
+    return d;
+}
+
+py::dict batch_result_dict(const nbc_result* res) {
+    py::dict out;
+    py::list imgs;
+    for (int i = 0, n = nbc_result_image_count(res); i < n; ++i) {
+        nbc_image_info info = NBC_IMAGE_INFO_INIT;
+        check(nbc_result_image(&info, res, i));
+        py::dict im;
+        im["data"] = py::bytes(reinterpret_cast<const char*>(info.data), info.size);
+        im["mime"] = info.mime;
+        im["width"] = info.width;
+        im["height"] = info.height;
+        im["channels"] = info.channels;
+        imgs.append(im);
+    }
+    out["images"] = imgs;
+    out["text"] = nbc_result_text(res);
+    out["model_version"] = nbc_result_model_version(res);
+    out["route"] = nbc_result_route(res);
+    out["image_size"] = nbc_result_image_size(res);
+    py::list attempts;
+    for (int i = 0, n = nbc_result_attempt_count(res); i < n; ++i) {
+        nbc_attempt a = NBC_ATTEMPT_INIT;
+        check(nbc_result_attempt(&a, res, i));
+        attempts.append(attempt_dict(a));
+    }
+    out["attempts"] = attempts;
+    nbc_usage u = NBC_USAGE_INIT;
+    check(nbc_result_usage(&u, res));
+    py::dict usage;
+    usage["prompt_tokens"] = u.prompt_tokens;
+    usage["candidates_tokens"] = u.candidates_tokens;
+    usage["thoughts_tokens"] = u.thoughts_tokens;
+    usage["total_tokens"] = u.total_tokens;
+    usage["image_output_tokens"] = u.image_output_tokens;
+    out["usage"] = usage;
+    out["batch"] = nbc_result_is_batch(res) != 0;
+    return out;
+}
+
+struct BatchHandle {
+    nbc_batch_client* bc = nullptr;
+    using Job = std::unique_ptr<nbc_batch_job, decltype(&nbc_batch_job_free)>;
+
+    BatchHandle(std::optional<std::string> api_key, std::optional<std::string> base_url,
+                std::optional<std::string> model, int64_t poll_initial_ms, int64_t poll_max_ms,
+                int64_t inline_limit_bytes) {
+        nbc_batch_options o = NBC_BATCH_OPTIONS_INIT;
+        o.api_key = or_null(api_key);
+        o.base_url = or_null(base_url);
+        o.model = or_null(model);
+        o.poll_initial_ms = poll_initial_ms;
+        o.poll_max_ms = poll_max_ms;
+        o.inline_limit_bytes = inline_limit_bytes;
+        check(nbc_batch_client_new(&bc, &o));
+    }
+    ~BatchHandle() { nbc_batch_client_free(bc); }
+    BatchHandle(const BatchHandle&) = delete;
+    BatchHandle& operator=(const BatchHandle&) = delete;
+
+    // entries: dicts {"key", "prompt", "model"?, "aspect_ratio"?, "image_size"?, "seed"?}.
+    py::dict submit(const py::list& entries, std::optional<std::string> display_name) {
+        std::vector<std::unique_ptr<nbc_request, decltype(&nbc_request_free)>> owned;
+        std::vector<std::string> keys;
+        keys.reserve(entries.size());
+        auto opt = [](const py::dict& d, const char* k) -> std::optional<std::string> {
+            if (!d.contains(k) || d[k].is_none()) return std::nullopt;
+            return d[k].cast<std::string>();
+        };
+        for (auto item : entries) {
+            py::dict d = item.cast<py::dict>();
+            keys.push_back(d["key"].cast<std::string>());
+            nbc_request* r = nullptr;
+            check(nbc_request_new(&r, d["prompt"].cast<std::string>().c_str()));
+            owned.emplace_back(r, &nbc_request_free);
+            check(nbc_request_set_model(r, or_null(opt(d, "model"))));
+            check(nbc_request_set_aspect_ratio(r, or_null(opt(d, "aspect_ratio"))));
+            check(nbc_request_set_image_size(r, or_null(opt(d, "image_size"))));
+            if (d.contains("seed") && !d["seed"].is_none()) check(nbc_request_set_seed(r, d["seed"].cast<int64_t>()));
+        }
+        std::vector<const char*> key_ptrs;
+        std::vector<const nbc_request*> reqs;
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            key_ptrs.push_back(keys[i].c_str());
+            reqs.push_back(owned[i].get());
+        }
+        nbc_batch_job* job = nullptr;
+        int rc;
+        {
+            py::gil_scoped_release nogil;
+            rc = nbc_batch_submit(&job, bc, key_ptrs.data(), reqs.data(), reqs.size(), or_null(display_name));
+        }
+        check(rc);
+        Job owned_job(job, &nbc_batch_job_free);
+        return batch_job_dict(job);
+    }
+
+    py::dict get(const std::string& name) {
+        nbc_batch_job* job = nullptr;
+        int rc;
+        {
+            py::gil_scoped_release nogil;
+            rc = nbc_batch_get(&job, bc, name.c_str());
+        }
+        check(rc);
+        Job owned(job, &nbc_batch_job_free);
+        return batch_job_dict(job);
+    }
+
+    py::dict wait(const std::string& name, int64_t deadline_ms) {
+        nbc_batch_job* job = nullptr;
+        int rc;
+        {
+            py::gil_scoped_release nogil;
+            rc = nbc_batch_wait(&job, bc, name.c_str(), deadline_ms);
+        }
+        check(rc);
+        Job owned(job, &nbc_batch_job_free);
+        return batch_job_dict(job);
+    }
+
+    void cancel(const std::string& name) {
+        int rc;
+        {
+            py::gil_scoped_release nogil;
+            rc = nbc_batch_cancel(bc, name.c_str());
+        }
+        check(rc);
+    }
+
+    void remove(const std::string& name) {
+        int rc;
+        {
+            py::gil_scoped_release nogil;
+            rc = nbc_batch_delete(bc, name.c_str());
+        }
+        check(rc);
+    }
+
+    // [{"key", "result": dict | None, "error": error-info dict | None}], one per entry.
+    py::list results(const std::string& name) {
+        nbc_batch_job* job = nullptr;
+        nbc_batch_results* rs = nullptr;
+        int rc;
+        {
+            py::gil_scoped_release nogil;
+            rc = nbc_batch_get(&job, bc, name.c_str());
+            if (rc == NBC_OK) rc = nbc_batch_results_get(&rs, bc, job);
+        }
+        Job owned_job(job, &nbc_batch_job_free);
+        std::unique_ptr<nbc_batch_results, decltype(&nbc_batch_results_free)> owned(rs, &nbc_batch_results_free);
+        check(rc);
+        py::list out;
+        for (int i = 0, n = nbc_batch_results_count(rs); i < n; ++i) {
+            py::dict e;
+            e["key"] = nbc_batch_results_key(rs, i);
+            nbc_result* r = nullptr;
+            if (nbc_batch_results_entry(&r, rs, i) == NBC_OK) {
+                std::unique_ptr<nbc_result, decltype(&nbc_result_free)> res(r, &nbc_result_free);
+                e["result"] = batch_result_dict(r);
+                e["error"] = py::none();
+            } else {
+                e["result"] = py::none();
+                e["error"] = last_error_info();
+            }
+            out.append(e);
+        }
+        return out;
+    }
+};
+
 }  // namespace
 
 PYBIND11_MODULE(_nbcore, m) {
@@ -509,4 +703,16 @@ PYBIND11_MODULE(_nbcore, m) {
         .def("submit", &submit, py::arg("prompt"), py::arg("model"), py::arg("aspect_ratio"),
              py::arg("image_size"), py::arg("seed"), py::arg("temperature"), py::arg("system_instruction"),
              py::arg("images"), py::arg("safety"), py::arg("deadline_ms"), py::arg("priority"));
+
+    py::class_<BatchHandle>(m, "_BatchClient")
+        .def(py::init<std::optional<std::string>, std::optional<std::string>, std::optional<std::string>, int64_t,
+                      int64_t, int64_t>(),
+             py::arg("api_key"), py::arg("base_url"), py::arg("model"), py::arg("poll_initial_ms"),
+             py::arg("poll_max_ms"), py::arg("inline_limit_bytes"))
+        .def("submit", &BatchHandle::submit, py::arg("entries"), py::arg("display_name"))
+        .def("get", &BatchHandle::get, py::arg("name"))
+        .def("wait", &BatchHandle::wait, py::arg("name"), py::arg("deadline_ms"))
+        .def("cancel", &BatchHandle::cancel, py::arg("name"))
+        .def("delete", &BatchHandle::remove, py::arg("name"))
+        .def("results", &BatchHandle::results, py::arg("name"));
 }

@@ -424,6 +424,112 @@ typedef struct nbc_image_check {
  * in *out), NBC_E_INVALID_ARG for bad arguments. */
 NBC_API(int) nbc_check_image(nbc_image_check *out, const uint8_t *data, size_t len);
 
+/* ================================================================================================
+ * Batch: many requests in one job, billed at half the online price, answered within a day
+ * (the Batch API of the Gemini Developer API; needs an AI Studio key).
+ *
+ *     nbc_batch_client *bc = NULL;
+ *     nbc_batch_options o = NBC_BATCH_OPTIONS_INIT;           // key from GOOGLE_API_KEY ...
+ *     nbc_batch_client_new(&bc, &o);
+ *     const char *keys[] = {"cat", "dog"};
+ *     const nbc_request *reqs[] = {cat, dog};
+ *     nbc_batch_job *job = NULL, *done = NULL;
+ *     nbc_batch_submit(&job, bc, keys, reqs, 2, "pets");       // inline, or a JSONL upload if large
+ *     nbc_batch_job_info info = NBC_BATCH_JOB_INFO_INIT;
+ *     nbc_batch_job_describe(&info, job);
+ *     nbc_batch_wait(&done, bc, info.name, 0);                 // polls with backoff until it ends
+ *     nbc_batch_results *rs = NULL;
+ *     nbc_batch_results_get(&rs, bc, done);                    // one entry per key, in order
+ *     for (int i = 0; i < nbc_batch_results_count(rs); ++i) {
+ *         nbc_result *r = NULL;
+ *         if (nbc_batch_results_entry(&r, rs, i) == NBC_OK) ... else nbc_error_last() says why
+ *         nbc_result_free(r);
+ *     }
+ *
+ * Each entry is decoded, validated and classified exactly as nbc_generate's reply would be: a
+ * blocked entry fails with the same code, reason and advice as online. Entries are not retried.
+ * ============================================================================================= */
+
+typedef struct nbc_batch_client nbc_batch_client;
+typedef struct nbc_batch_job nbc_batch_job;          /* a snapshot of a job's state */
+typedef struct nbc_batch_results nbc_batch_results;
+
+#define NBC_BATCH_STATE_UNSPECIFIED 0
+#define NBC_BATCH_STATE_PENDING     1
+#define NBC_BATCH_STATE_RUNNING     2
+#define NBC_BATCH_STATE_SUCCEEDED   3
+#define NBC_BATCH_STATE_FAILED      4
+#define NBC_BATCH_STATE_CANCELLED   5
+#define NBC_BATCH_STATE_EXPIRED     6
+
+typedef struct nbc_batch_options {
+    uint32_t struct_size;
+    const char *api_key;         /* NULL: GOOGLE_API_KEY, then GEMINI_API_KEY */
+    const char *base_url;        /* NULL: GOOGLE_GEMINI_BASE_URL, then the Gemini API */
+    const char *model;           /* NULL: gemini-3-pro-image-preview */
+    int64_t poll_initial_ms;     /* first wait between polls, 0: 2000; grows 1.5x per poll */
+    int64_t poll_max_ms;         /* longest wait between polls, 0: 60000 */
+    int64_t inline_limit_bytes;  /* larger batches go up as a JSONL file, 0: 20 MB (the API's limit) */
+} nbc_batch_options;
+#define NBC_BATCH_OPTIONS_INIT { sizeof(nbc_batch_options), NULL, NULL, NULL, 0, 0, 0 }
+
+typedef struct nbc_batch_job_info {
+    uint32_t struct_size;
+    int32_t state;               /* NBC_BATCH_STATE_* */
+    int32_t done;                /* 1 once the job has ended (any terminal state) */
+    int32_t file_input;          /* 1 when the requests went up as a JSONL file */
+    int64_t request_count;
+    int64_t succeeded_count;
+    int64_t failed_count;
+    int64_t pending_count;
+    const char *name;            /* "batches/<id>"; strings valid while the job object lives */
+    const char *display_name;
+    const char *model;
+    const char *responses_file;  /* "files/batch-<id>" for file results, "" otherwise */
+    const char *create_time;     /* RFC 3339 */
+    const char *end_time;        /* "" until the job ends */
+} nbc_batch_job_info;
+#define NBC_BATCH_JOB_INFO_INIT { sizeof(nbc_batch_job_info), 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL }
+
+NBC_API(int) nbc_batch_options_init(nbc_batch_options *opts, size_t struct_size);
+/* opts may be NULL for all defaults. */
+NBC_API(int) nbc_batch_client_new(nbc_batch_client **out, const nbc_batch_options *opts);
+NBC_API(void) nbc_batch_client_free(nbc_batch_client *bc);
+
+/* Validates every request (NBC_E_INVALID_ARG naming the key), then creates the job. keys[i] is
+ * requests[i]'s key: non-empty and unique; all requests must use one model. display_name NULL:
+ * "nbcore-batch-<count>". On NBC_OK *out is the new job (PENDING). */
+NBC_API(int) nbc_batch_submit(nbc_batch_job **out, nbc_batch_client *bc, const char *const *keys,
+                              const nbc_request *const *requests, size_t count, const char *display_name);
+/* The job as it stands now. */
+NBC_API(int) nbc_batch_get(nbc_batch_job **out, nbc_batch_client *bc, const char *name);
+/* Polls with backoff until the job ends and returns it (whatever its end state). deadline_ms 0:
+ * as long as it takes; otherwise NBC_E_DEADLINE when it runs out (the job keeps running). */
+NBC_API(int) nbc_batch_wait(nbc_batch_job **out, nbc_batch_client *bc, const char *name, int64_t deadline_ms);
+/* Asks the API to stop the job; a job that has ended stays as it ended. */
+NBC_API(int) nbc_batch_cancel(nbc_batch_client *bc, const char *name);
+/* Deletes the job (a result file stays until it expires). */
+NBC_API(int) nbc_batch_delete(nbc_batch_client *bc, const char *name);
+NBC_API(int) nbc_batch_job_describe(nbc_batch_job_info *out, const nbc_batch_job *job);
+/* NBC_OK for a job that succeeded or has not ended; for FAILED, CANCELLED and EXPIRED jobs the
+ * job's own error code, with nbc_error_last() saying what happened and what to do. */
+NBC_API(int) nbc_batch_job_status(const nbc_batch_job *job);
+NBC_API(void) nbc_batch_job_free(nbc_batch_job *job);
+
+/* The entries of a SUCCEEDED job (downloaded and judged once): one per submitted key, in
+ * submission order, when this client submitted the job. Other states fail with the job's error. */
+NBC_API(int) nbc_batch_results_get(nbc_batch_results **out, nbc_batch_client *bc, const nbc_batch_job *job);
+NBC_API(int) nbc_batch_results_count(const nbc_batch_results *rs);
+/* The entry's key; NULL when index is out of range. Valid while rs lives. */
+NBC_API(const char *) nbc_batch_results_key(const nbc_batch_results *rs, int index);
+/* The entry's outcome: NBC_OK with *out a new result (release with nbc_result_free), or the
+ * entry's error code with nbc_error_last() describing it exactly as for nbc_generate. */
+NBC_API(int) nbc_batch_results_entry(nbc_result **out, const nbc_batch_results *rs, int index);
+NBC_API(void) nbc_batch_results_free(nbc_batch_results *rs);
+
+/* 1 when the result was served by the Batch API (priced at the batch rate), else 0. */
+NBC_API(int) nbc_result_is_batch(const nbc_result *res);
+
 #ifdef __cplusplus
 }
 #endif

@@ -119,6 +119,7 @@ struct Result {
     std::vector<Attempt> attempts;
     std::string route;              // the route that served the answer
     std::string image_size;         // the size it was asked for (differs after a downgrade)
+    bool batch = false;             // served by the Batch API (billed at half the online price)
     std::chrono::milliseconds elapsed{0};
     double cost_usd = 0;            // what every attempt was billed, from usage (price table)
 };

@@ -4,7 +4,8 @@
 // (/v1[beta1]/projects/.../publishers/google/models/...), checks keys and request bodies the way
 // the real API does, answers with deterministic procedural images at the real output sizes, and
 // replays scripted failures (quota 429s, 5xx, blocked images, corrupt payloads, stalls, resets)
-// with the real response bodies. See docs/emulator.md.
+// with the real response bodies. It enforces quotas per key and model when asked, and serves the
+// Batch API with the part of the Files API that batches need. See docs/emulator.md.
 #pragma once
 
 #include <cstddef>
@@ -30,11 +31,17 @@ struct Options {
     std::string mime = "auto";          // auto (Flash png, Pro jpeg) | png | jpeg
     std::string script_json;            // initial script ("" = none)
     bool gzip = true;                   // gzip answers when the client sends Accept-Encoding: gzip
-    // Quota enforced per model with the real 429 bodies; 0 = unlimited (the default).
+    // Quota enforced per (API key or Bearer token, model) with the real 429 bodies; 0 = unlimited
+    // (the default). The minute windows slide; the day ends at midnight America/Los_Angeles.
     int rpm_limit = 0;                  // requests per minute
     int tpm_limit = 0;                  // input tokens per minute
-    int rpd_limit = 0;                  // requests per day (resets at midnight America/Los_Angeles)
-    std::shared_ptr<nbcore::Clock> clock;   // time for the quota windows; null = system clock
+    int ipm_limit = 0;                  // output images per minute
+    int rpd_limit = 0;                  // requests per day
+    std::string quota_tier = "free";    // free | paid: which quotaMetric / quotaId the 429s name
+    // Batch jobs go PENDING -> RUNNING -> SUCCEEDED over this many milliseconds (of `clock`).
+    int batch_ms = 3000;
+    // Time for the quota windows, the quota day and batch progress; null = system clock.
+    std::shared_ptr<nbcore::Clock> clock;
     // One line per answered request (method, path, status, fault, ms); never holds a key.
     // Called from server threads; empty = no logging.
     std::function<void(std::string_view line)> on_log;
