@@ -325,3 +325,62 @@ TEST_CASE("batch client: arguments are checked before anything is sent", "[batch
         CHECK(e.diagnosis().message.find("not-the-emulator-key") == std::string::npos);
     }
 }
+
+TEST_CASE("batch client: a spending cap refuses a batch before it is created", "[batch][cost]") {
+    Fixture f;
+    auto o = f.options();
+    quota::GovernorOptions g;
+    g.caps.daily_usd = 0.05;   // Flash at batch prices: $0.0195 an image plus the text allowance
+    o.governor = quota::Governor::create(g);
+    batch::BatchClient bc(o);
+    std::vector<batch::Entry> entries = {{"a", prompt("one")}, {"b", prompt("two")}, {"c", prompt("three")}};
+    try {
+        bc.submit(entries);
+        FAIL("the batch was created past its cap");
+    } catch (const Error& e) {
+        CHECK(e.code() == Status::BUDGET);
+        CHECK(std::string(e.what()).find("batch of 3 requests") != std::string::npos);
+        CHECK(e.diagnosis().retry_after.has_value());
+        CHECK_FALSE(e.diagnosis().advice.empty());
+    }
+    CHECK(f.server.request_count() == 0);
+    for (const auto& c : o.governor->usage(f.clock->wall()).caps) CHECK(c.held == 0);
+}
+
+TEST_CASE("batch client: results cost batch prices, and settle what was reserved", "[batch][cost]") {
+    Fixture f(1000);
+    auto o = f.options();
+    quota::GovernorOptions g;
+    g.caps.daily_usd = 1.0;
+    o.governor = quota::Governor::create(g);
+    batch::BatchClient bc(o);
+    auto job = bc.submit({{"a", prompt("one")}, {"b", prompt("two")}});
+    auto held = [&] {
+        quota::MicroUsd h = 0;
+        for (const auto& c : o.governor->usage(f.clock->wall()).caps)
+            if (c.period == quota::Period::Day) h = c.held;
+        return h;
+    };
+    CHECK(held() > 0);
+    job = bc.wait(job.name);
+    auto results = bc.results(job);
+    REQUIRE(results.size() == 2);
+    double sum = 0;
+    for (const auto& r : results) {
+        REQUIRE(r.result);
+        CHECK(r.result->batch);
+        // $0.0195 for the image (half of $0.039), the prompt at $0.15 per million, text at $1.25.
+        const auto& u = r.result->usage;
+        const double text = static_cast<double>(u.candidates_tokens - u.candidates_tokens_for("IMAGE"));
+        CHECK(r.result->cost_usd == Approx(0.0195 + u.prompt_tokens * 0.15 / 1e6 + text * 1.25 / 1e6).margin(2e-6));
+        sum += r.result->cost_usd;
+    }
+    CHECK(held() == 0);
+    double spent = -1;
+    for (const auto& c : o.governor->usage(f.clock->wall()).caps)
+        if (c.period == quota::Period::Day) spent = quota::usd(c.spent);
+    CHECK(spent == Approx(sum).margin(2e-6));
+    bc.results(job);   // fetching again books nothing twice
+    for (const auto& c : o.governor->usage(f.clock->wall()).caps)
+        if (c.period == quota::Period::Day) CHECK(quota::usd(c.spent) == Approx(sum).margin(2e-6));
+}

@@ -27,6 +27,7 @@
 #include "nbcore/client.hpp"
 #include "nbcore/clock.hpp"
 #include "nbcore/codec.hpp"
+#include "nbcore/governor.hpp"
 #include "nbcore/image.hpp"
 #include "nbcore/request.hpp"
 #include "nbcore/status.hpp"
@@ -157,6 +158,12 @@ struct Options {
     bool keep_pixels = false;         // keep decoded pixels in results
     std::shared_ptr<net::Transport> transport;   // null = libcurl
     std::shared_ptr<Clock> clock;                // null = system clock
+    // Spending caps: the batch's worst case at batch prices is reserved before it is created
+    // (BUDGET when a cap would be crossed; nothing is sent) and settled from the results' usage
+    // when this client fetches them (entries that failed book their worst case: they may have
+    // been billed). A reservation never settled is booked in full after two days. null = none;
+    // results still carry cost_usd at the default batch prices.
+    std::shared_ptr<quota::Governor> governor;
     std::shared_ptr<Rng> rng;                    // null = random_device-seeded
 };
 

@@ -111,6 +111,18 @@ public:
     // drop the attempt's quota entry (after counting it) and its cost hold. Returns what changed.
     LearnResult on_429(const Ticket& ticket, const Diagnosis& diagnosis, std::string_view body, SystemTime now);
 
+    // ---- cost only (the Batch API: no per-minute quota, half price, answered within a day) ----
+
+    // The worst-case cost of one request at `mode`'s prices.
+    MicroUsd estimate(const Request& req, std::string_view model, std::string_view image_size, Mode mode) const;
+    // What a reply cost, from its usage, at `mode`'s prices.
+    MicroUsd cost_of(const Usage& usage, std::string_view model, std::string_view image_size, Mode mode) const;
+    // Reserves `amount` against the caps with its own lease (a batch may take a day): Admitted
+    // with ticket.cost_hold set, or RefusedBudget. No quota is taken.
+    Admission reserve_cost(MicroUsd amount, std::string_view model, Millis lease, SystemTime now);
+    // Books `actual` for a reservation (releases it when actual is 0 and nothing ran).
+    Settlement settle_cost(const Ticket& ticket, MicroUsd actual, SystemTime now);
+
     // Everything the backend knows: each key's dimensions against their limits, spend against caps.
     UsageSnapshot usage(SystemTime now);
 

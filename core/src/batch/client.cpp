@@ -86,7 +86,28 @@ struct Http {
 struct Submitted {
     std::string model;
     std::vector<std::pair<std::string, std::string>> keys;   // (key, image size)
+    std::vector<quota::MicroUsd> worst;                       // per entry, at batch prices
+    quota::Governor::Ticket hold;                             // the budget reservation, if any
+    bool settled = false;
 };
+
+// A batch may run for a day before its results are fetched: its reservation outlives that.
+constexpr std::chrono::hours kBatchHoldLease{48};
+
+Error budget_refusal(const quota::Governor::Admission& a, std::size_t entries, SystemTime now) {
+    Diagnosis d;
+    d.code = Status::BUDGET;
+    d.reason = "BUDGET_CAP";
+    const std::string period(quota::period_name(a.budget_period.value_or(quota::Period::Total)));
+    d.message = "not sent: this batch of " + std::to_string(entries) + " requests may cost up to " +
+                quota::format_usd(a.estimate) + " at batch prices and " + quota::format_usd(a.committed) +
+                " of the " + quota::format_usd(a.cap) + " " + period + " cap is already spent or reserved";
+    if (a.retry_at != SystemTime::max() && a.retry_at > now)
+        d.retry_after = std::chrono::duration_cast<Millis>(a.retry_at - now);
+    d.advice = "Submit fewer entries or smaller images, raise the " + period +
+               " cap, or wait until it resets (retry_after).";
+    return Error(std::move(d));
+}
 
 }  // namespace
 
@@ -254,7 +275,30 @@ struct BatchClient::Impl {
                 throw Error(err.diagnosis());
             }
             record.keys.emplace_back(e.key, e.request.image_size);
+            if (opt.governor)
+                record.worst.push_back(
+                    opt.governor->estimate(e.request, model, e.request.image_size, quota::Mode::Batch));
         }
+        if (opt.governor) {
+            quota::MicroUsd total = 0;
+            for (auto w : record.worst) total += w;
+            const SystemTime now = opt.clock->wall();
+            auto a = opt.governor->reserve_cost(total, record.model, kBatchHoldLease, now);
+            if (a.kind != quota::Governor::Admission::Admitted) throw budget_refusal(a, entries.size(), now);
+            record.hold = a.ticket;
+        }
+        const quota::Governor::Ticket hold = record.hold;
+        try {
+            return create(entries, display_name, std::move(record), cancel);
+        } catch (...) {
+            // Not created: nothing will run, so nothing is booked.
+            if (opt.governor && hold.cost_hold != 0) opt.governor->settle_cost(hold, 0, opt.clock->wall());
+            throw;
+        }
+    }
+
+    Job create(const std::vector<Entry>& entries, const std::string& display_name, Submitted record,
+               const CancelToken* cancel) {
         const std::string name = display_name.empty() ? "nbcore-batch-" + std::to_string(entries.size()) : display_name;
         const std::string create_url = api_url("models/" + record.model + ":batchGenerateContent");
         std::string body = encode_inline_batch(entries, name);
@@ -353,6 +397,26 @@ struct BatchClient::Impl {
             std::lock_guard lock(mu);
             if (auto it = submitted.find(job.name); it != submitted.end()) mine = it->second;
         }
+        // Settles the reservation once, when this client submitted the job and fetches it first.
+        auto settle = [&](quota::MicroUsd total) {
+            if (!mine || !opt.governor || mine->hold.cost_hold == 0) return;
+            {
+                std::lock_guard lock(mu);
+                auto it = submitted.find(job.name);
+                if (it == submitted.end() || it->second.settled) return;
+                it->second.settled = true;
+            }
+            opt.governor->settle_cost(mine->hold, total, opt.clock->wall());
+        };
+        const quota::PriceTable default_prices = quota::PriceTable::defaults();
+        auto cost_of = [&](const Usage& u, const std::string& model, const std::string& size) {
+            if (opt.governor) return opt.governor->cost_of(u, model, size, quota::Mode::Batch);
+            quota::CostRequest c;
+            c.model = model;
+            c.image_size = size;
+            c.mode = quota::Mode::Batch;
+            return quota::cost_of_usage(default_prices, c, u);
+        };
         JudgeOptions jo;
         jo.model = mine ? mine->model : (job.model.empty() ? opt.model : job.model);
         jo.image_limits = opt.image_limits;
@@ -367,6 +431,7 @@ struct BatchClient::Impl {
             if (e.result) {
                 e.result->route = route.name;
                 for (auto& a : e.result->attempts) a.route = route.name;
+                e.result->cost_usd = quota::usd(cost_of(e.result->usage, jo.model, image_size));
             }
             return e;
         };
@@ -379,7 +444,9 @@ struct BatchClient::Impl {
         std::unordered_map<std::string, std::size_t> by_key;
         for (std::size_t i = 0; i < raw.size(); ++i) by_key.emplace(raw[i].key, i);
         std::vector<bool> used(raw.size(), false);
-        for (const auto& [key, size] : mine->keys) {
+        quota::MicroUsd booked = 0;
+        for (std::size_t k = 0; k < mine->keys.size(); ++k) {
+            const auto& [key, size] = mine->keys[k];
             auto it = by_key.find(key);
             if (it == by_key.end()) {
                 EntryResult missing;
@@ -394,9 +461,14 @@ struct BatchClient::Impl {
             }
             used[it->second] = true;
             out.push_back(judged(raw[it->second], size));
+            // A success costs what its usage says; a failed entry may have been billed (blocked
+            // and imageless answers are), so it books its worst case: never an under-count.
+            if (out.back().result) booked += quota::micro_usd(out.back().result->cost_usd);
+            else if (k < mine->worst.size()) booked += mine->worst[k];
         }
         for (std::size_t i = 0; i < raw.size(); ++i)
             if (!used[i]) out.push_back(judged(raw[i], ""));   // answers for keys we did not send
+        settle(booked);
         return out;
     }
 };

@@ -71,6 +71,10 @@ Limits Governor::limits_for(std::string_view model) const {
     return base.overlaid(options_.custom);
 }
 
+// How much later than our admission the server may stamp the same request (sending, transit,
+// its own queueing). Waits for a per-minute window are lengthened by this much.
+constexpr std::chrono::milliseconds kArrivalMargin{1000};
+
 struct Governor::Pacing {
     std::mutex mu;
     std::map<QuotaKey, SystemTime> last;   // the latest admission while the key's RPM was unknown
@@ -127,6 +131,9 @@ Governor::Admission Governor::admit(std::string_view credential_secret_or_pool, 
     case Verdict::Later:
         a.kind = Admission::Wait;
         a.retry_at = qr.fit.at;
+        // The server stamps a request when it arrives, a little after we admitted it: come back
+        // a moment after our own window frees, so its window has freed too.
+        if (is_per_minute(qr.fit.binding) && !qr.fit.drained) a.retry_at += kArrivalMargin;
         return a;
     case Verdict::Never:
         a.kind = Admission::RefusedQuota;
@@ -196,6 +203,63 @@ LearnResult Governor::on_429(const Ticket& ticket, const Diagnosis& diagnosis, s
     LearnResult out = state().on_429(ticket.key, signal, limits_for(ticket.key.model), options_.learn,
                                      ticket.quota_ticket, now);
     if (ticket.cost_hold != 0) state().release_cost(ticket.cost_hold, now);
+    return out;
+}
+
+MicroUsd Governor::estimate(const Request& req, std::string_view model, std::string_view image_size, Mode mode) const {
+    CostRequest c;
+    c.model = canonical_model_id(model);
+    c.image_size = std::string(image_size);
+    c.mode = mode;
+    const Demand d = estimate_demand(req, c.model);
+    c.input_tokens = d.input_tokens;
+    c.images = d.images;
+    return worst_case_cost(options_.prices, c, options_.allowance).total;
+}
+
+MicroUsd Governor::cost_of(const Usage& usage, std::string_view model, std::string_view image_size, Mode mode) const {
+    CostRequest c;
+    c.model = canonical_model_id(model);
+    c.image_size = std::string(image_size);
+    c.mode = mode;
+    return cost_of_usage(options_.prices, c, usage);
+}
+
+Governor::Admission Governor::reserve_cost(MicroUsd amount, std::string_view model, Millis lease, SystemTime now) {
+    Admission a;
+    a.estimate = amount;
+    ReserveRequest r;
+    r.amount = amount;
+    r.caps = options_.caps;
+    r.now = now;
+    r.lease = lease;
+    r.model = canonical_model_id(model);
+    ReserveResult rr = state().reserve(r);
+    if (!rr.ok) {
+        a.kind = Admission::RefusedBudget;
+        a.budget_period = rr.refused_by;
+        a.committed = rr.committed;
+        a.cap = rr.cap;
+        auto end = rr.refused_by ? period_end(*rr.refused_by, now) : std::nullopt;
+        a.retry_at = end ? *end : SystemTime::max();
+        return a;
+    }
+    a.kind = Admission::Admitted;
+    a.ticket.cost.model = r.model;
+    a.ticket.cost.mode = Mode::Batch;
+    a.ticket.cost_hold = rr.hold;
+    a.ticket.reserved = amount;
+    a.alerts = std::move(rr.alerts);
+    return a;
+}
+
+Governor::Settlement Governor::settle_cost(const Ticket& ticket, MicroUsd actual, SystemTime now) {
+    Settlement out;
+    if (ticket.cost_hold == 0) return out;
+    auto r = state().settle_cost(ticket.cost_hold, actual, options_.caps, now);
+    out.found = r.found;
+    out.cost = r.booked;
+    out.alerts = std::move(r.alerts);
     return out;
 }
 
