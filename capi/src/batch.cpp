@@ -1,11 +1,14 @@
 // The Batch section of the C ABI: shells around nbcore::batch::BatchClient, its jobs and results.
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "guard.hpp"
+#include "nbcore/governor.hpp"
+#include "nbcore/state.hpp"
 #include "nbcore/batch.hpp"
 
 // The request and result handles, as client.cpp defines them (the same definition: keep in step).
@@ -74,7 +77,8 @@ NBC_API(int) nbc_batch_client_new(nbc_batch_client** out, const nbc_batch_option
         require(out, "out");
         nbc_batch_options o = NBC_BATCH_OPTIONS_INIT;
         if (opts) {
-            nbcapi::check_struct_size(opts, sizeof(nbc_batch_options), sizeof(nbc_batch_options), "nbc_batch_options");
+            nbcapi::check_struct_size(opts, offsetof(nbc_batch_options, budget_daily_usd), sizeof(nbc_batch_options),
+                                      "nbc_batch_options");
             std::memcpy(&o, opts, std::min<std::size_t>(opts->struct_size, sizeof o));
         }
         if (o.poll_initial_ms < 0 || o.poll_max_ms < 0 || o.inline_limit_bytes < 0)
@@ -89,6 +93,26 @@ NBC_API(int) nbc_batch_client_new(nbc_batch_client** out, const nbc_batch_option
         if (c.poll.cap < c.poll.initial)
             invalid_arg("nbc_batch_options.poll_max_ms is below poll_initial_ms; raise it or leave it 0");
         if (o.inline_limit_bytes > 0) c.inline_limit = static_cast<std::size_t>(o.inline_limit_bytes);
+        if (o.budget_daily_usd != 0 || o.budget_monthly_usd != 0 || o.budget_total_usd != 0 || o.state_path ||
+            o.prices_json) {
+            namespace q = nbcore::quota;
+            q::GovernorOptions g;
+            auto cap = [](double v, const char* name) -> std::optional<double> {
+                if (!(v >= 0) || v > 1e9)
+                    invalid_arg(std::string("nbc_batch_options.") + name +
+                                " must be 0 (no cap) or a positive amount in US dollars");
+                return v > 0 ? std::optional<double>(v) : std::nullopt;
+            };
+            g.caps.daily_usd = cap(o.budget_daily_usd, "budget_daily_usd");
+            g.caps.monthly_usd = cap(o.budget_monthly_usd, "budget_monthly_usd");
+            g.caps.total_usd = cap(o.budget_total_usd, "budget_total_usd");
+            if (o.prices_json) g.prices = q::PriceTable::from_json(o.prices_json);
+            if (o.state_path) {
+                std::string p = o.state_path;
+                g.state = q::open_state_store(p.empty() || p == NBC_STATE_DEFAULT ? q::default_state_path() : p);
+            }
+            c.governor = q::Governor::create(std::move(g));
+        }
         auto bc = std::make_unique<nbc_batch_client>();
         bc->bc = std::make_unique<nbcore::batch::BatchClient>(std::move(c));
         *out = bc.release();

@@ -63,6 +63,13 @@ def stop_emulator(emu: Emulator) -> None:
         emu.proc.kill()
 
 
+@pytest.fixture(autouse=True)
+def private_state_file(monkeypatch, tmp_path):
+    """The command line keeps quota and spend in the default state file; every test gets its own,
+    so nothing one test learns (a scripted 429's limit) reaches another, or the user's own file."""
+    monkeypatch.setenv("NBCORE_STATE_FILE", str(tmp_path / "nbcore-state.db"))
+
+
 @pytest.fixture(scope="session")
 def emulator_session():
     emu = start_emulator()

@@ -139,3 +139,24 @@ def test_cli_batch_resume_collects_a_submitted_job(emu, tmp_path):
     p = run_cli(["--resume", job.name, "-o", str(tmp_path / "o"), "--poll", "0.05"], emu, tmp_path)
     assert p.returncode == 0, p.stderr
     assert (tmp_path / "o" / "late" / "image.png").exists()
+
+
+def test_budget_refuses_a_batch_before_creating_it(emu):
+    bc = client(emu, budget={"daily": 0.05})
+    reqs = [BatchRequest(key=k, prompt=f"a {k}") for k in ("a", "b", "c")]
+    with pytest.raises(nbcore.BudgetError) as info:
+        bc.submit(reqs)
+    assert "batch of 3 requests" in info.value.message and info.value.advice
+    assert emu.requests() == []
+
+
+def test_batch_results_cost_batch_prices_and_are_booked(emu, tmp_path):
+    path = tmp_path / "state.db"
+    bc = client(emu, budget={"daily": 1.0}, state_path=path)
+    job = bc.submit([BatchRequest(key="a", prompt="a cat"), BatchRequest(key="b", prompt="a dog")])
+    job = bc.wait(job.name)
+    entries = bc.results(job.name)
+    costs = [e.result.cost_usd for e in entries]
+    assert all(0.0195 <= c < 0.0197 for c in costs), costs   # half of Flash's $0.039
+    daily = next(c for c in nbcore.state_usage(str(path))["caps"] if c["period"] == "daily")
+    assert daily["spent_usd"] == pytest.approx(sum(costs), abs=1e-5)

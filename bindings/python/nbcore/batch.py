@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Union
 
-from . import _nbcore
+from . import _nbcore, _quota_options
 from ._errors import NbcoreError, error_from_info
 from ._types import Attempt, Image, Result, Usage
 
@@ -80,7 +80,8 @@ class BatchEntry:
 def _result(raw: Dict[str, Any]) -> Result:
     return Result(images=[Image(**im) for im in raw["images"]], text=raw["text"], usage=Usage(**raw["usage"]),
                   attempts=[Attempt.from_dict(a) for a in raw["attempts"]], route=raw["route"],
-                  model_version=raw["model_version"], image_size=raw["image_size"], batch=raw["batch"])
+                  model_version=raw["model_version"], image_size=raw["image_size"], batch=raw["batch"],
+                  cost_usd=raw["cost_usd"])
 
 
 def _ms(seconds: Optional[float], name: str) -> int:
@@ -101,17 +102,24 @@ class BatchClient:
         poll_initial, poll_max: seconds between polls, growing 1.5x from poll_initial to poll_max
             (defaults 2 s and 60 s).
         inline_limit: bytes; a larger batch is uploaded as a JSONL file (default 20 MB).
+        budget, state_path, prices: as for Client: a batch's worst case at batch prices is
+            reserved before it is created (BudgetError past a cap, nothing sent) and settled
+            from its results; share state_path with your clients to share the caps.
     """
 
     def __init__(self, api_key: Optional[str] = None, base_url: Optional[str] = None,
                  model: Optional[str] = None, poll_initial: Optional[float] = None,
-                 poll_max: Optional[float] = None, inline_limit: Optional[int] = None):
+                 poll_max: Optional[float] = None, inline_limit: Optional[int] = None,
+                 budget: Optional[Dict[str, Optional[float]]] = None,
+                 state_path: Optional[Union[str, "os.PathLike[str]"]] = None,
+                 prices: Optional[Union[str, Dict[str, Any]]] = None):
         if api_key is None:
             api_key = (os.environ.get("GOOGLE_API_KEY") or os.environ.get("GEMINI_API_KEY") or "").strip() or None
         self._bc = _nbcore._BatchClient(
             api_key=api_key, base_url=base_url, model=model,
             poll_initial_ms=_ms(poll_initial, "poll_initial"), poll_max_ms=_ms(poll_max, "poll_max"),
-            inline_limit_bytes=int(inline_limit or 0))
+            inline_limit_bytes=int(inline_limit or 0),
+            quota=_quota_options(None, budget, state_path, prices, None))
 
     def submit(self, requests: Iterable[BatchRequest], display_name: Optional[str] = None) -> BatchJob:
         """Validate every request and create the job (inline, or through an uploaded JSONL file)."""

@@ -330,7 +330,10 @@ def _poll_until_done(bc: Any, name: str, first: float, quiet: bool) -> Any:
 def cmd_batch(args: argparse.Namespace) -> int:
     from .batch import BatchClient, BatchRequest
 
-    bc = BatchClient(model=args.model, poll_initial=args.poll)
+    budget = {k: getattr(args, f"budget_{k}") for k in ("daily", "monthly", "total")
+              if getattr(args, f"budget_{k}") is not None}
+    bc = BatchClient(model=args.model, poll_initial=args.poll, budget=budget or None,
+                     state_path=None if args.state == "memory" else args.state)
     names: List[str] = list(args.resume or [])
     if args.file:
         try:
@@ -470,6 +473,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--poll", type=float, help="seconds before the first poll (default 5, growing to 60)")
     b.add_argument("--json", action="store_true", help="print one JSON list instead of the table")
     b.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    bq = b.add_argument_group("budget")
+    for k in ("daily", "monthly", "total"):
+        bq.add_argument(f"--budget-{k}", type=float, metavar="USD", help=f"{k} spending cap in US dollars")
+    bq.add_argument("--state", default=DEFAULT_STATE, metavar="PATH",
+                    help="state file holding the spend (default: the one `nbcore usage` reads); 'memory' keeps nothing")
 
     sub.add_parser("emulator", help="run the bundled Gemini-compatible emulator (see --help)",
                    add_help=False)

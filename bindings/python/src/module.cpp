@@ -525,6 +525,7 @@ py::dict batch_result_dict(const nbc_result* res) {
     usage["image_output_tokens"] = u.image_output_tokens;
     out["usage"] = usage;
     out["batch"] = nbc_result_is_batch(res) != 0;
+    out["cost_usd"] = nbc_result_cost_usd(res);
     return out;
 }
 
@@ -534,8 +535,21 @@ struct BatchHandle {
 
     BatchHandle(std::optional<std::string> api_key, std::optional<std::string> base_url,
                 std::optional<std::string> model, int64_t poll_initial_ms, int64_t poll_max_ms,
-                int64_t inline_limit_bytes) {
+                int64_t inline_limit_bytes, py::dict quota) {
         nbc_batch_options o = NBC_BATCH_OPTIONS_INIT;
+        auto usd_field = [&](const char* k) -> double {
+            return quota.contains(k) && !quota[k].is_none() ? quota[k].cast<double>() : 0.0;
+        };
+        auto str_field = [&](const char* k) -> std::optional<std::string> {
+            if (!quota.contains(k) || quota[k].is_none()) return std::nullopt;
+            return quota[k].cast<std::string>();
+        };
+        auto state_path = str_field("state_path"), prices = str_field("prices_json");
+        o.budget_daily_usd = usd_field("daily");
+        o.budget_monthly_usd = usd_field("monthly");
+        o.budget_total_usd = usd_field("total");
+        o.state_path = or_null(state_path);
+        o.prices_json = or_null(prices);
         o.api_key = or_null(api_key);
         o.base_url = or_null(base_url);
         o.model = or_null(model);
@@ -706,9 +720,9 @@ PYBIND11_MODULE(_nbcore, m) {
 
     py::class_<BatchHandle>(m, "_BatchClient")
         .def(py::init<std::optional<std::string>, std::optional<std::string>, std::optional<std::string>, int64_t,
-                      int64_t, int64_t>(),
+                      int64_t, int64_t, py::dict>(),
              py::arg("api_key"), py::arg("base_url"), py::arg("model"), py::arg("poll_initial_ms"),
-             py::arg("poll_max_ms"), py::arg("inline_limit_bytes"))
+             py::arg("poll_max_ms"), py::arg("inline_limit_bytes"), py::arg("quota"))
         .def("submit", &BatchHandle::submit, py::arg("entries"), py::arg("display_name"))
         .def("get", &BatchHandle::get, py::arg("name"))
         .def("wait", &BatchHandle::wait, py::arg("name"), py::arg("deadline_ms"))

@@ -470,8 +470,16 @@ typedef struct nbc_batch_options {
     int64_t poll_initial_ms;     /* first wait between polls, 0: 2000; grows 1.5x per poll */
     int64_t poll_max_ms;         /* longest wait between polls, 0: 60000 */
     int64_t inline_limit_bytes;  /* larger batches go up as a JSONL file, 0: 20 MB (the API's limit) */
+    /* Spending caps in US dollars (0: none), as nbc_client_options: a batch's worst case at batch
+     * prices is reserved before it is created (NBC_E_BUDGET, nothing sent, past a cap) and
+     * settled from its results. state_path shares the spend with clients naming the same file. */
+    double budget_daily_usd;
+    double budget_monthly_usd;
+    double budget_total_usd;
+    const char *state_path;      /* NULL: in memory; a file; or NBC_STATE_DEFAULT */
+    const char *prices_json;     /* NULL: the built-in price table */
 } nbc_batch_options;
-#define NBC_BATCH_OPTIONS_INIT { sizeof(nbc_batch_options), NULL, NULL, NULL, 0, 0, 0 }
+#define NBC_BATCH_OPTIONS_INIT { sizeof(nbc_batch_options), NULL, NULL, NULL, 0, 0, 0, 0.0, 0.0, 0.0, NULL, NULL }
 
 typedef struct nbc_batch_job_info {
     uint32_t struct_size;
