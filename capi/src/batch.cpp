@@ -7,18 +7,10 @@
 #include <vector>
 
 #include "guard.hpp"
+#include "handles.hpp"
+#include "nbcore/batch.hpp"
 #include "nbcore/governor.hpp"
 #include "nbcore/state.hpp"
-#include "nbcore/batch.hpp"
-
-// The request and result handles, as client.cpp defines them (the same definition: keep in step).
-struct nbc_request {
-    nbcore::Request req;
-};
-
-struct nbc_result {
-    nbcore::Result res;
-};
 
 struct nbc_batch_client {
     std::unique_ptr<nbcore::batch::BatchClient> bc;
