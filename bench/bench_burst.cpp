@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "nbcore/client.hpp"
 
 namespace {
@@ -31,42 +32,11 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-struct Emulator {
-    pid_t pid = -1;
-    std::string url;
-    ~Emulator() { stop(); }
-    void stop() {
-        if (pid > 0) {
-            kill(pid, SIGTERM);
-            waitpid(pid, nullptr, 0);
-            pid = -1;
-        }
-    }
-};
+using Emulator = bench::EmulatorProcess;
 
 // A fresh emulator per run, so every run starts with an empty minute.
 bool start_emulator(Emulator& emu, const std::string& path, int rpm, const std::string& key) {
-    int fds[2];
-    if (pipe(fds) != 0) return false;
-    emu.pid = fork();
-    if (emu.pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        int devnull = open("/dev/null", O_WRONLY);
-        if (devnull >= 0) dup2(devnull, 2);
-        std::string r = std::to_string(rpm);
-        execl(path.c_str(), path.c_str(), "--port", "0", "--key", key.c_str(), "--rpm", r.c_str(), "--threads", "256",
-              static_cast<char*>(nullptr));
-        _exit(127);
-    }
-    close(fds[1]);
-    char buf[256];
-    ssize_t n = read(fds[0], buf, sizeof buf - 1);
-    close(fds[0]);
-    if (n <= 0) return false;
-    buf[n] = 0;
-    emu.url = std::string(buf, strcspn(buf, "\r\n"));
-    return emu.url.rfind("http", 0) == 0;
+    return emu.start(path, {"--key", key, "--rpm", std::to_string(rpm), "--threads", "256"});
 }
 
 nbcore::Request burst_request(int i) {
@@ -87,7 +57,7 @@ struct Run {
 nbcore::ClientOptions base_options(const Emulator& emu, const std::string& key) {
     nbcore::ClientOptions o;
     o.api_key = key;
-    o.base_url = emu.url;
+    o.base_url = emu.url();
     o.keep_pixels = false;
     o.retry.max_attempts = 20;           // a burst against a small quota waits; it must not give up
     o.retry.max_wait = std::chrono::minutes(5);

@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "nbcore/client.hpp"
 #include "nbcore/codec.hpp"
 #include "nbcore/image.hpp"
@@ -39,19 +40,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr const char* kKey = "bench-key-0001";
 
-long status_kb(const char* field) {
-    std::ifstream f("/proc/self/status");
-    std::string line;
-    while (std::getline(f, line))
-        if (line.rfind(field, 0) == 0) return std::strtol(line.c_str() + std::strlen(field) + 1, nullptr, 10);
-    return -1;
-}
-
-bool reset_peak() {
-    std::ofstream f("/proc/self/clear_refs");
-    f << "5";
-    return static_cast<bool>(f);
-}
+using bench::reset_peak;
+using bench::status_kb;
 
 double process_cpu_seconds() {
     rusage ru{};
@@ -94,40 +84,7 @@ double thread_cpu_seconds(const std::string& name) {
 
 int thread_count() { return static_cast<int>(status_kb("Threads:")); }
 
-struct Emulator {
-    pid_t pid = -1;
-    std::string url;
-    ~Emulator() {
-        if (pid > 0) {
-            kill(pid, SIGTERM);
-            waitpid(pid, nullptr, 0);
-        }
-    }
-};
-
-bool start_emulator(Emulator& emu, const std::string& path, int latency_ms, int threads) {
-    int fds[2];
-    if (pipe(fds) != 0) return false;
-    emu.pid = fork();
-    if (emu.pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        int devnull = open("/dev/null", O_WRONLY);
-        if (devnull >= 0) dup2(devnull, 2);
-        std::string l = std::to_string(latency_ms), t = std::to_string(threads);
-        execl(path.c_str(), path.c_str(), "--port", "0", "--key", kKey, "--latency-ms", l.c_str(), "--threads",
-              t.c_str(), static_cast<char*>(nullptr));
-        _exit(127);
-    }
-    close(fds[1]);
-    char buf[256];
-    ssize_t n = read(fds[0], buf, sizeof buf - 1);
-    close(fds[0]);
-    if (n <= 0) return false;
-    buf[n] = 0;
-    emu.url = std::string(buf, strcspn(buf, "\r\n"));
-    return emu.url.rfind("http", 0) == 0;
-}
+using Emulator = bench::EmulatorProcess;
 
 // One prompt for every request: the emulator renders an image per distinct prompt (seconds of
 // its CPU for hundreds), and that is the server's cost, not the client's.
@@ -182,7 +139,7 @@ private:
 Run run_nbcore(const Emulator& emu, int n) {
     nbcore::ClientOptions o;
     o.api_key = kKey;
-    o.base_url = emu.url;
+    o.base_url = emu.url();
     o.max_in_flight = static_cast<std::size_t>(n);
     o.keep_pixels = false;
     o.retry = nbcore::policy::RetryPolicy::none();
@@ -251,7 +208,7 @@ Run run_threads(const Emulator& emu, int n) {
     for (int i = 0; i < n; ++i) {
         threads.emplace_back([&, i] {
             nbcore::net::HttpRequest req;
-            req.url = emu.url + "/v1beta/models/gemini-2.5-flash-image:generateContent";
+            req.url = emu.url() + "/v1beta/models/gemini-2.5-flash-image:generateContent";
             req.headers = {{"x-goog-api-key", kKey}, {"Content-Type", "application/json"}};
             req.body = nbcore::api::encode_request(bench_request(i));
             DecodingSink sink;
@@ -322,7 +279,7 @@ int main(int argc, char** argv) {
         setrlimit(RLIMIT_NOFILE, &nofile);
     }
     Emulator emu;
-    if (!start_emulator(emu, emulator_path, latency_ms, n + 64)) {
+    if (!emu.start(emulator_path, {"--key", kKey, "--latency-ms", std::to_string(latency_ms), "--threads", std::to_string(n + 64)})) {
         std::fprintf(stderr, "bench_inflight: could not start %s\n", emulator_path.c_str());
         return 1;
     }
@@ -330,7 +287,7 @@ int main(int argc, char** argv) {
     {
         nbcore::ClientOptions o;
         o.api_key = kKey;
-        o.base_url = emu.url;
+        o.base_url = emu.url();
         nbcore::Client warm(o);
         std::vector<nbcore::JobPtr> jobs;
         for (int i = 0; i < 4; ++i) jobs.push_back(warm.submit(bench_request(i)));

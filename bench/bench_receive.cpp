@@ -22,66 +22,22 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "nbcore/codec.hpp"
 #include "nbcore/transport.hpp"
 
 namespace {
 
-long status_kb(const char* field) {
-    std::ifstream f("/proc/self/status");
-    std::string line;
-    while (std::getline(f, line))
-        if (line.rfind(field, 0) == 0) return std::strtol(line.c_str() + std::strlen(field) + 1, nullptr, 10);
-    return -1;
-}
-
-bool reset_peak() {
-    std::ofstream f("/proc/self/clear_refs");
-    f << "5";
-    return static_cast<bool>(f);
-}
-
-struct Emulator {
-    pid_t pid = -1;
-    std::string url;
-    ~Emulator() {
-        if (pid > 0) {
-            kill(pid, SIGTERM);
-            waitpid(pid, nullptr, 0);
-        }
-    }
-};
-
-bool start_emulator(Emulator& emu, const std::string& path, int grain) {
-    int fds[2];
-    if (pipe(fds) != 0) return false;
-    emu.pid = fork();
-    if (emu.pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        int devnull = open("/dev/null", O_WRONLY);
-        if (devnull >= 0) dup2(devnull, 2);   // its request log would interleave with our table
-        std::string g = std::to_string(grain);
-        execl(path.c_str(), path.c_str(), "--port", "0", "--key", "bench-key-0001", "--mime", "png", "--grain",
-              g.c_str(), static_cast<char*>(nullptr));
-        _exit(127);
-    }
-    close(fds[1]);
-    char buf[256];
-    ssize_t n = read(fds[0], buf, sizeof buf - 1);
-    close(fds[0]);
-    if (n <= 0) return false;
-    buf[n] = 0;
-    emu.url = std::string(buf, strcspn(buf, "\r\n"));
-    return emu.url.rfind("http", 0) == 0;
-}
+using bench::reset_peak;
+using bench::status_kb;
+using Emulator = bench::EmulatorProcess;
 
 const char* kBody =
     R"({"contents":[{"role":"user","parts":[{"text":"a harbour at dusk, photograph"}]}],)"
     R"("generationConfig":{"responseModalities":["IMAGE"],"imageConfig":{"aspectRatio":"16:9","imageSize":"4K"}}})";
 
 std::string url_for(const Emulator& emu) {
-    return emu.url + "/v1beta/models/gemini-3-pro-image-preview:generateContent";
+    return emu.url() + "/v1beta/models/gemini-3-pro-image-preview:generateContent";
 }
 
 // nbcore: transport -> streaming decoder.
@@ -184,7 +140,7 @@ int main(int argc, char** argv) {
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     Emulator emu;
-    if (!start_emulator(emu, emulator_path, grain)) {
+    if (!emu.start(emulator_path, {"--key", "bench-key-0001", "--mime", "png", "--grain", std::to_string(grain)})) {
         std::fprintf(stderr, "bench_receive: could not start %s\n", emulator_path.c_str());
         return 1;
     }

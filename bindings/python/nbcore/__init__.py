@@ -318,6 +318,7 @@ def _result_from(raw: Dict[str, Any]) -> Result:
         model_version=raw["model_version"],
         image_size=raw["image_size"],
         cost_usd=raw["cost_usd"],
+        batch=raw["batch"],
     )
 
 

@@ -20,9 +20,9 @@ import os
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Union
 
-from . import _nbcore, _quota_options
+from . import _nbcore, _quota_options, _result_from
 from ._errors import NbcoreError, error_from_info
-from ._types import Attempt, Image, Result, Usage
+from ._types import Result
 
 __all__ = ["BatchClient", "BatchRequest", "BatchJob", "BatchEntry", "INLINE_LIMIT_BYTES"]
 
@@ -77,11 +77,6 @@ class BatchEntry:
         return self.error is None
 
 
-def _result(raw: Dict[str, Any]) -> Result:
-    return Result(images=[Image(**im) for im in raw["images"]], text=raw["text"], usage=Usage(**raw["usage"]),
-                  attempts=[Attempt.from_dict(a) for a in raw["attempts"]], route=raw["route"],
-                  model_version=raw["model_version"], image_size=raw["image_size"], batch=raw["batch"],
-                  cost_usd=raw["cost_usd"])
 
 
 def _ms(seconds: Optional[float], name: str) -> int:
@@ -144,6 +139,6 @@ class BatchClient:
         that ended otherwise raises its error."""
         out = []
         for e in self._bc.results(name):
-            out.append(BatchEntry(key=e["key"], result=None if e["result"] is None else _result(e["result"]),
+            out.append(BatchEntry(key=e["key"], result=None if e["result"] is None else _result_from(e["result"]),
                                   error=None if e["error"] is None else error_from_info(e["error"])))
         return out

@@ -278,7 +278,8 @@ struct ClientHandle {
     }
 };
 
-py::dict result_dict(nbc_result* res) {
+// A result (online or a batch entry) as the dict _result_from() reads.
+py::dict result_dict(const nbc_result* res) {
     py::dict out;
     py::list imgs;
     for (int i = 0, n = nbc_result_image_count(res); i < n; ++i) {
@@ -314,6 +315,7 @@ py::dict result_dict(nbc_result* res) {
     usage["image_output_tokens"] = u.image_output_tokens;
     out["usage"] = usage;
     out["cost_usd"] = nbc_result_cost_usd(res);
+    out["batch"] = nbc_result_is_batch(res) != 0;
     return out;
 }
 
@@ -489,46 +491,6 @@ py::dict batch_job_dict(const nbc_batch_job* job) {
     return d;
 }
 
-py::dict batch_result_dict(const nbc_result* res) {
-    py::dict out;
-    py::list imgs;
-    for (int i = 0, n = nbc_result_image_count(res); i < n; ++i) {
-        nbc_image_info info = NBC_IMAGE_INFO_INIT;
-        check(nbc_result_image(&info, res, i));
-        py::dict im;
-        im["data"] = py::bytes(reinterpret_cast<const char*>(info.data), info.size);
-        im["mime"] = info.mime;
-        im["width"] = info.width;
-        im["height"] = info.height;
-        im["channels"] = info.channels;
-        imgs.append(im);
-    }
-    out["images"] = imgs;
-    out["text"] = nbc_result_text(res);
-    out["model_version"] = nbc_result_model_version(res);
-    out["route"] = nbc_result_route(res);
-    out["image_size"] = nbc_result_image_size(res);
-    py::list attempts;
-    for (int i = 0, n = nbc_result_attempt_count(res); i < n; ++i) {
-        nbc_attempt a = NBC_ATTEMPT_INIT;
-        check(nbc_result_attempt(&a, res, i));
-        attempts.append(attempt_dict(a));
-    }
-    out["attempts"] = attempts;
-    nbc_usage u = NBC_USAGE_INIT;
-    check(nbc_result_usage(&u, res));
-    py::dict usage;
-    usage["prompt_tokens"] = u.prompt_tokens;
-    usage["candidates_tokens"] = u.candidates_tokens;
-    usage["thoughts_tokens"] = u.thoughts_tokens;
-    usage["total_tokens"] = u.total_tokens;
-    usage["image_output_tokens"] = u.image_output_tokens;
-    out["usage"] = usage;
-    out["batch"] = nbc_result_is_batch(res) != 0;
-    out["cost_usd"] = nbc_result_cost_usd(res);
-    return out;
-}
-
 struct BatchHandle {
     nbc_batch_client* bc = nullptr;
     using Job = std::unique_ptr<nbc_batch_job, decltype(&nbc_batch_job_free)>;
@@ -661,7 +623,7 @@ struct BatchHandle {
             nbc_result* r = nullptr;
             if (nbc_batch_results_entry(&r, rs, i) == NBC_OK) {
                 std::unique_ptr<nbc_result, decltype(&nbc_result_free)> res(r, &nbc_result_free);
-                e["result"] = batch_result_dict(r);
+                e["result"] = result_dict(r);
                 e["error"] = py::none();
             } else {
                 e["result"] = py::none();

@@ -2,6 +2,7 @@
 // reply, so a blocked or empty entry gets exactly the Diagnosis the online request would get.
 #include <nlohmann/json.hpp>
 
+#include "engine/checked_reply.hpp"
 #include "nbcore/batch.hpp"
 #include "nbcore/policy.hpp"
 
@@ -39,18 +40,8 @@ EntryResult judge_entry(const RawEntry& raw, const JudgeOptions& o, SystemTime n
     bool decoded = decoder.feed(raw.response_json) && decoder.finish();
     if (decoded) reply = decoder.take();
 
-    std::vector<image::Check> checks;
-    std::vector<image::Pixels> pixels;
-    const image::Check* failed_image = nullptr;
-    auto deliver = decoded ? deliverable_images(reply) : std::vector<const ReplyImage*>{};
-    checks.reserve(deliver.size());
-    pixels.resize(deliver.size());
-    for (std::size_t i = 0; i < deliver.size(); ++i) {
-        const Blob& b = *deliver[i]->data;
-        checks.push_back(image::check(b.data(), b.size(), o.image_limits, o.blank_rules,
-                                      o.keep_pixels ? &pixels[i] : nullptr));
-        if (!checks.back().ok && !failed_image) failed_image = &checks.back();
-    }
+    engine::CheckedImages checked;
+    if (decoded) checked = engine::check_images(reply, o.image_limits, o.blank_rules, o.keep_pixels);
 
     policy::Observation obs;
     obs.http_status = 200;
@@ -58,7 +49,7 @@ EntryResult judge_entry(const RawEntry& raw, const JudgeOptions& o, SystemTime n
     obs.reply = decoded ? &reply : nullptr;
     obs.decode_error = decoder.error();
     obs.decode_over_limit = decoder.over_limit();
-    obs.failed_image = failed_image;
+    obs.failed_image = checked.failed_check();
     obs.model = o.model;
     obs.image_size = o.image_size;
     out.diagnosis = policy::classify(obs, now);
@@ -66,24 +57,8 @@ EntryResult judge_entry(const RawEntry& raw, const JudgeOptions& o, SystemTime n
     if (out.diagnosis.code != Status::OK) return out;
 
     Result res;
-    for (std::size_t i = 0; i < deliver.size(); ++i) {
-        ResultImage ri;
-        ri.mime = deliver[i]->mime.empty() ? checks[i].mime : deliver[i]->mime;
-        ri.data = deliver[i]->data;
-        ri.width = checks[i].width;
-        ri.height = checks[i].height;
-        ri.channels = checks[i].channels;
-        ri.stats = checks[i].stats;
-        ri.thought_signature = deliver[i]->thought_signature;
-        if (o.keep_pixels) ri.pixels = std::make_shared<const image::Pixels>(std::move(pixels[i]));
-        res.images.push_back(std::move(ri));
-    }
-    res.text = std::move(reply.text);
-    res.usage = std::move(reply.usage);
+    engine::fill_result(res, reply, checked, o.keep_pixels);
     res.model = o.model;
-    res.model_version = std::move(reply.model_version);
-    res.response_id = std::move(reply.response_id);
-    res.finish_reason = std::move(reply.finish_reason);
     Attempt a;
     a.number = 1;
     a.image_size = o.image_size;

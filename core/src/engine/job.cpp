@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "engine.hpp"
+#include "engine/checked_reply.hpp"
 #include "nbcore/models.hpp"
 #include "nbcore/redact.hpp"
 #include "reply_sink.hpp"
@@ -140,9 +141,7 @@ struct JobState::Validated {
     std::string decode_error;
     bool over_limit = false;
     std::string skeleton;
-    std::vector<image::Check> checks;
-    std::vector<image::Pixels> pixels;
-    int failed = -1;   // index into checks of the first image that failed
+    CheckedImages images;
 };
 
 JobState::JobState(std::shared_ptr<ClientCore> core, Request req, std::string model, CallOptions call,
@@ -675,15 +674,7 @@ void JobState::on_transfer_done(const net::TransportResult& tr) {
     auto self = shared_from_this();
     core_->workers->submit([self, v, effective] {
         const auto& opt = self->core_->opt;
-        auto deliver = deliverable_images(v->reply);
-        v->checks.reserve(deliver.size());
-        v->pixels.resize(deliver.size());
-        for (std::size_t i = 0; i < deliver.size(); ++i) {
-            const Blob& b = *deliver[i]->data;
-            v->checks.push_back(image::check(b.data(), b.size(), opt.image_limits, opt.blank_rules,
-                                             opt.keep_pixels ? &v->pixels[i] : nullptr));
-            if (!v->checks.back().ok && v->failed < 0) v->failed = static_cast<int>(i);
-        }
+        v->images = check_images(v->reply, opt.image_limits, opt.blank_rules, opt.keep_pixels);
         self->core_->loop->post([self, v, effective] { self->classify_on_loop(effective, v); });
     });
 }
@@ -705,7 +696,7 @@ void JobState::classify_on_loop(net::TransportResult tr, std::shared_ptr<Validat
         obs.reply = v->have_reply ? &v->reply : nullptr;
         obs.decode_error = v->decode_error;
         obs.decode_over_limit = v->over_limit;
-        obs.failed_image = v->failed >= 0 ? &v->checks[static_cast<std::size_t>(v->failed)] : nullptr;
+        obs.failed_image = v->images.failed_check();
         obs.model = model_;
         obs.image_size = req_.image_size;
         obs.server_timeout_sent = server_timeout_sent_;
@@ -853,25 +844,8 @@ void JobState::plan_on_loop(Diagnosis diag) {
 
 void JobState::succeed_on_loop(Validated& v) {
     Result res;
-    auto deliver = deliverable_images(v.reply);
-    for (std::size_t i = 0; i < deliver.size(); ++i) {
-        ResultImage ri;
-        ri.mime = deliver[i]->mime.empty() ? v.checks[i].mime : deliver[i]->mime;
-        ri.data = deliver[i]->data;
-        ri.width = v.checks[i].width;
-        ri.height = v.checks[i].height;
-        ri.channels = v.checks[i].channels;
-        ri.stats = v.checks[i].stats;
-        ri.thought_signature = deliver[i]->thought_signature;
-        if (core_->opt.keep_pixels) ri.pixels = std::make_shared<const image::Pixels>(std::move(v.pixels[i]));
-        res.images.push_back(std::move(ri));
-    }
-    res.text = std::move(v.reply.text);
-    res.usage = std::move(v.reply.usage);
+    fill_result(res, v.reply, v.images, core_->opt.keep_pixels);
     res.model = model_;
-    res.model_version = std::move(v.reply.model_version);
-    res.response_id = std::move(v.reply.response_id);
-    res.finish_reason = std::move(v.reply.finish_reason);
     res.attempts = attempts_;
     res.route = core_->routes[current_].config.name;
     res.image_size = req_.image_size;

@@ -5,8 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "nbcore/state.hpp"
@@ -88,5 +91,61 @@ SettleCostResult settle_cost(Txn& t, std::int64_t hold, MicroUsd actual, const B
 void release_cost(Txn& t, std::int64_t hold, SystemTime now);
 
 UsageSnapshot snapshot(Txn& t, SystemTime now, std::string location);
+
+// A StateBackend whose every operation is one of the above inside one transaction. A backend
+// supplies only how a transaction runs and where its data lives.
+class LedgerBackend : public StateBackend {
+    // Defined before the operations, so its deduced return type is known where they use it.
+    template <class Fn>
+    auto run(Fn&& fn) {
+        if constexpr (std::is_void_v<decltype(fn(std::declval<Txn&>()))>) {
+            transact(fn);
+        } else {
+            decltype(fn(std::declval<Txn&>())) result{};
+            transact([&](Txn& t) { result = fn(t); });
+            return result;
+        }
+    }
+
+public:
+    AdmitResult admit(const AdmitRequest& request) override {
+        return run([&](Txn& t) { return detail::admit(t, request); });
+    }
+    void settle(const QuotaKey& key, std::int64_t ticket, const QuotaActual& actual, const Limits& configured,
+                const LearnConfig& learn, SystemTime now) override {
+        run([&](Txn& t) { detail::settle(t, key, ticket, actual, configured, learn, now); });
+    }
+    void release(const QuotaKey& key, std::int64_t ticket) override {
+        run([&](Txn& t) { detail::release(t, key, ticket); });
+    }
+    LearnResult on_429(const QuotaKey& key, const QuotaSignal& signal, const Limits& configured,
+                       const LearnConfig& learn, std::int64_t release_ticket, SystemTime now) override {
+        return run([&](Txn& t) { return detail::on_429(t, key, signal, configured, learn, release_ticket, now); });
+    }
+    KeyState learned(const QuotaKey& key) override {
+        return run([&](Txn& t) { return detail::learned(t, key); });
+    }
+    void forget(const QuotaKey& key) override {
+        run([&](Txn& t) { detail::forget(t, key); });
+    }
+    ReserveResult reserve(const ReserveRequest& request) override {
+        return run([&](Txn& t) { return detail::reserve(t, request); });
+    }
+    SettleCostResult settle_cost(std::int64_t hold, MicroUsd actual, const BudgetCaps& caps, SystemTime now) override {
+        return run([&](Txn& t) { return detail::settle_cost(t, hold, actual, caps, now); });
+    }
+    void release_cost(std::int64_t hold, SystemTime now) override {
+        run([&](Txn& t) { detail::release_cost(t, hold, now); });
+    }
+    UsageSnapshot snapshot(SystemTime now) override {
+        return run([&](Txn& t) { return detail::snapshot(t, now, location()); });
+    }
+
+protected:
+    // Runs `body` as one atomic step: all of its writes happen, or none.
+    virtual void transact(const std::function<void(Txn&)>& body) = 0;
+    virtual std::string location() const = 0;   // the state file, or "memory"
+
+};
 
 }  // namespace nbcore::quota::detail

@@ -129,55 +129,21 @@ private:
     Data& d_;
 };
 
-class MemoryBackend final : public StateBackend {
-    // The lambdas take detail::Txn&; run() is defined first so its return type is deduced before use.
-    template <class Fn>
-    auto run(Fn&& fn) {
-        std::lock_guard lock(mu_);
-        MemoryTxn t(data_);
-        return fn(t);
-    }
-
-public:
-    AdmitResult admit(const AdmitRequest& request) override {
-        return run([&](detail::Txn& t) { return detail::admit(t, request); });
-    }
-    void settle(const QuotaKey& key, std::int64_t ticket, const QuotaActual& actual, const Limits& configured,
-                const LearnConfig& learn, SystemTime now) override {
-        run([&](detail::Txn& t) { detail::settle(t, key, ticket, actual, configured, learn, now); });
-    }
-    void release(const QuotaKey& key, std::int64_t ticket) override {
-        run([&](detail::Txn& t) { detail::release(t, key, ticket); });
-    }
-    LearnResult on_429(const QuotaKey& key, const QuotaSignal& signal, const Limits& configured,
-                       const LearnConfig& learn, std::int64_t release_ticket, SystemTime now) override {
-        return run([&](detail::Txn& t) { return detail::on_429(t, key, signal, configured, learn, release_ticket, now); });
-    }
-    KeyState learned(const QuotaKey& key) override {
-        return run([&](detail::Txn& t) { return detail::learned(t, key); });
-    }
-    void forget(const QuotaKey& key) override {
-        run([&](detail::Txn& t) { detail::forget(t, key); });
-    }
-    ReserveResult reserve(const ReserveRequest& request) override {
-        return run([&](detail::Txn& t) { return detail::reserve(t, request); });
-    }
-    SettleCostResult settle_cost(std::int64_t hold, MicroUsd actual, const BudgetCaps& caps, SystemTime now) override {
-        return run([&](detail::Txn& t) { return detail::settle_cost(t, hold, actual, caps, now); });
-    }
-    void release_cost(std::int64_t hold, SystemTime now) override {
-        run([&](detail::Txn& t) { detail::release_cost(t, hold, now); });
-    }
-    UsageSnapshot snapshot(SystemTime now) override {
-        return run([&](detail::Txn& t) { return detail::snapshot(t, now, "memory"); });
-    }
-
-private:
+class MemoryBackend final : public detail::LedgerBackend {
+protected:
     // Every operation runs whole under the mutex. Nothing in ledger.cpp throws between its writes
     // except on memory exhaustion, so no undo log is kept.
+    void transact(const std::function<void(detail::Txn&)>& body) override {
+        std::lock_guard lock(mu_);
+        MemoryTxn t(data_);
+        body(t);
+    }
+    std::string location() const override { return "memory"; }
 
+private:
     std::mutex mu_;
-    Data data_;};
+    Data data_;
+};
 
 }  // namespace
 

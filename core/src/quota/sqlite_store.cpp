@@ -472,22 +472,23 @@ private:
     Db& db_;
 };
 
-class SqliteStore final : public StateBackend {
-    // The lambdas take detail::Txn&; run() is defined first so its return type is deduced before use.
-    template <class Fn>
-    auto run(Fn&& fn) {
+class SqliteStore final : public detail::LedgerBackend {
+public:
+    SqliteStore(std::string path, const StoreOptions& options)
+        : path_(std::move(path)), options_(options), db_(std::make_unique<Db>(path_, options_)), pid_(::getpid()) {}
+
+protected:
+    // One BEGIN IMMEDIATE transaction per operation (Db::transaction), so other processes see
+    // all of it or nothing.
+    void transact(const std::function<void(detail::Txn&)>& body) override {
         std::lock_guard lock(mu_);
         Db& db = connection();
         SqlTxn t(db);
-        if constexpr (std::is_void_v<decltype(fn(t))>) {
-            db.transaction([&] { fn(t); });
-        } else {
-            decltype(fn(t)) result{};
-            db.transaction([&] { result = fn(t); });
-            return result;
-        }
+        db.transaction([&] { body(t); });
     }
+    std::string location() const override { return path_; }
 
+private:
     // A connection must not cross fork(): SQLite's locks belong to the process that opened it. A
     // child (Python's multiprocessing, a daemon) opens its own on first use; the inherited one is
     // left untouched (closing it could checkpoint or unlink files the parent still relies on).
@@ -499,45 +500,6 @@ class SqliteStore final : public StateBackend {
         }
         return *db_;
     }
-
-public:
-    SqliteStore(std::string path, const StoreOptions& options)
-        : path_(std::move(path)), options_(options), db_(std::make_unique<Db>(path_, options_)), pid_(::getpid()) {}
-
-    AdmitResult admit(const AdmitRequest& request) override {
-        return run([&](detail::Txn& t) { return detail::admit(t, request); });
-    }
-    void settle(const QuotaKey& key, std::int64_t ticket, const QuotaActual& actual, const Limits& configured,
-                const LearnConfig& learn, SystemTime now) override {
-        run([&](detail::Txn& t) { detail::settle(t, key, ticket, actual, configured, learn, now); });
-    }
-    void release(const QuotaKey& key, std::int64_t ticket) override {
-        run([&](detail::Txn& t) { detail::release(t, key, ticket); });
-    }
-    LearnResult on_429(const QuotaKey& key, const QuotaSignal& signal, const Limits& configured,
-                       const LearnConfig& learn, std::int64_t release_ticket, SystemTime now) override {
-        return run([&](detail::Txn& t) { return detail::on_429(t, key, signal, configured, learn, release_ticket, now); });
-    }
-    KeyState learned(const QuotaKey& key) override {
-        return run([&](detail::Txn& t) { return detail::learned(t, key); });
-    }
-    void forget(const QuotaKey& key) override {
-        run([&](detail::Txn& t) { detail::forget(t, key); });
-    }
-    ReserveResult reserve(const ReserveRequest& request) override {
-        return run([&](detail::Txn& t) { return detail::reserve(t, request); });
-    }
-    SettleCostResult settle_cost(std::int64_t hold, MicroUsd actual, const BudgetCaps& caps, SystemTime now) override {
-        return run([&](detail::Txn& t) { return detail::settle_cost(t, hold, actual, caps, now); });
-    }
-    void release_cost(std::int64_t hold, SystemTime now) override {
-        run([&](detail::Txn& t) { detail::release_cost(t, hold, now); });
-    }
-    UsageSnapshot snapshot(SystemTime now) override {
-        return run([&](detail::Txn& t) { return detail::snapshot(t, now, path_); });
-    }
-
-private:
 
     std::mutex mu_;
     const std::string path_;
