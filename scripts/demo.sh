@@ -70,7 +70,13 @@ fi
 echo "   emulator listening at $url"
 
 echo "== generating: \"$prompt\""
+# The emulator's spend is not real: keep it out of your own state file (nbcore usage).
+export NBCORE_STATE_FILE="$tmp/state.db"
 status=0
 env -u GOOGLE_API_KEY GEMINI_API_KEY=demo-key GOOGLE_GEMINI_BASE_URL="$url" \
-  "${nbcore[@]}" generate "$prompt" -o out/demo.png "${args[@]}" || status=$?
+  "${nbcore[@]}" generate "$prompt" -o out/demo.png --budget-daily 5 "${args[@]}" || status=$?
+if [ "$status" = 0 ]; then
+  echo "== quota and spend after the run (nbcore usage)"
+  "${nbcore[@]}" usage || true
+fi
 exit $status
