@@ -137,6 +137,7 @@ NBC_API(int) nbc_error_safety_layer(const nbc_error *e);        /* 0, 1 or 2 */
 NBC_API(int) nbc_error_retryable(const nbc_error *e);
 NBC_API(int) nbc_error_attempt_count(const nbc_error *e);
 NBC_API(const char *) nbc_error_route(const nbc_error *e);      /* "" when none */
+/* NBC_E_INVALID_ARG for a NULL out or an index out of range, without touching the error read. */
 NBC_API(int) nbc_error_attempt(nbc_attempt *out, const nbc_error *e, int index);
 
 /* Classifies an HTTP status and body obtained anywhere (a log, another SDK) exactly as nbc_generate

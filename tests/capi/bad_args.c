@@ -1,0 +1,232 @@
+/* Every nbc_* function called with bad arguments: NULL handles and out-pointers, wrong
+ * struct_size, out-of-range values. Each must answer (NBC_E_INVALID_ARG with a message naming
+ * the argument, or a documented default for accessors), never crash. Needs no server. */
+#include <stdio.h>
+#include <string.h>
+
+#include "nbcore/nbcore.h"
+
+static int failures = 0;
+#define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); ++failures; } } while (0)
+
+/* rc must be NBC_E_INVALID_ARG and the last error's message must mention `needle`. */
+static void invalid(int rc, const char *needle, int line) {
+    if (rc != NBC_E_INVALID_ARG) {
+        fprintf(stderr, "%s:%d: expected NBC_E_INVALID_ARG, got %d\n", __FILE__, line, rc);
+        ++failures;
+        return;
+    }
+    if (needle && !strstr(nbc_error_message(NULL), needle)) {
+        fprintf(stderr, "%s:%d: message \"%s\" does not name \"%s\"\n", __FILE__, line, nbc_error_message(NULL), needle);
+        ++failures;
+    }
+    if (nbc_error_advice(NULL) == NULL) {
+        fprintf(stderr, "%s:%d: advice is NULL\n", __FILE__, line);
+        ++failures;
+    }
+}
+#define INVALID(call, needle) invalid((call), (needle), __LINE__)
+
+int main(void) {
+    nbc_client *c = NULL;
+    nbc_request *r = NULL;
+    nbc_result *res = NULL;
+    nbc_job *job = NULL;
+    nbc_error *e = NULL;
+    char *text = NULL;
+    int done = 0;
+
+    /* Strings never NULL, whatever the code. */
+    CHECK(nbc_strerror(-5) != NULL && nbc_strerror(12345) != NULL);
+    CHECK(nbc_status_name(-1) != NULL);
+    CHECK(nbc_version_string() != NULL && nbc_version_number() > 0);
+    CHECK(nbc_error_last() != NULL);
+
+    /* Errors: NULL means the thread's last error; an index out of range is refused. */
+    nbc_attempt a = NBC_ATTEMPT_INIT;
+    CHECK(nbc_error_message(NULL) != NULL && nbc_error_advice(NULL) != NULL && nbc_error_reason(NULL) != NULL);
+    CHECK(nbc_error_api_status(NULL) != NULL && nbc_error_route(NULL) != NULL);
+    (void)nbc_error_code(NULL);
+    (void)nbc_error_http_status(NULL);
+    (void)nbc_error_retry_after_ms(NULL);
+    (void)nbc_error_dimension(NULL);
+    (void)nbc_error_safety_layer(NULL);
+    (void)nbc_error_retryable(NULL);
+    CHECK(nbc_error_attempt_count(NULL) >= 0);
+    /* Reading an attempt never overwrites the error it reads: a refusal here sets no message. */
+    CHECK(nbc_error_attempt(NULL, NULL, 0) == NBC_E_INVALID_ARG);
+    CHECK(nbc_error_attempt(&a, NULL, -1) == NBC_E_INVALID_ARG);
+    nbc_error_free(NULL);
+    INVALID(nbc_diagnose(NULL, 429, "{}", 2, NULL), "out");
+    INVALID(nbc_diagnose(&e, 42, "{}", 2, NULL), "42");
+    INVALID(nbc_diagnose(&e, 500, NULL, 3, NULL), "body");
+    CHECK(e == NULL);
+
+    /* Options and policies. */
+    nbc_retry_policy p;
+    p.struct_size = sizeof p;
+    INVALID(nbc_retry_policy_preset(NULL, NBC_RETRY_INTERACTIVE), "out");
+    INVALID(nbc_retry_policy_preset(&p, 99), "99");
+    p.struct_size = 1;
+    INVALID(nbc_retry_policy_preset(&p, NBC_RETRY_INTERACTIVE), "struct_size");
+    nbc_client_options o = NBC_CLIENT_OPTIONS_INIT;
+    INVALID(nbc_client_options_init(NULL, sizeof o), "opts");
+    INVALID(nbc_client_options_init(&o, 2), "struct_size");
+    INVALID(nbc_client_options_init(&o, sizeof o + 64), "struct_size");
+    INVALID(nbc_client_new(NULL, NULL), "out");
+    o.struct_size = 7;
+    INVALID(nbc_client_new(&c, &o), "struct_size");
+    CHECK(c == NULL);
+    {
+        nbc_client_options bad = NBC_CLIENT_OPTIONS_INIT;
+        bad.api_key = "k";
+        bad.max_attempts = 1000;
+        INVALID(nbc_client_new(&c, &bad), "max_attempts");
+        bad.max_attempts = 0;
+        bad.tier = "platinum";
+        CHECK(nbc_client_new(&c, &bad) == NBC_E_INVALID_ARG);
+        bad.tier = NULL;
+        bad.budget_daily_usd = -1;
+        INVALID(nbc_client_new(&c, &bad), "budget_daily_usd");
+        bad.budget_daily_usd = 0;
+        bad.rpm_limit = -3;
+        INVALID(nbc_client_new(&c, &bad), "rpm_limit");
+        bad.rpm_limit = 0;
+        bad.max_in_flight = -1;
+        INVALID(nbc_client_new(&c, &bad), "max_in_flight");
+        bad.max_in_flight = 0;
+        bad.prices_json = "{\"models\": 7}";
+        CHECK(nbc_client_new(&c, &bad) == NBC_E_INVALID_ARG);
+        bad.prices_json = NULL;
+        bad.route_count = 2;
+        INVALID(nbc_client_new(&c, &bad), "routes");
+        CHECK(c == NULL);
+    }
+    nbc_client_free(NULL);
+
+    /* Requests. */
+    INVALID(nbc_request_new(NULL, "x"), "out");
+    INVALID(nbc_request_set_prompt(NULL, "x"), "req");
+    INVALID(nbc_request_set_model(NULL, "x"), "req");
+    INVALID(nbc_request_set_aspect_ratio(NULL, "1:1"), "req");
+    INVALID(nbc_request_set_image_size(NULL, "1K"), "req");
+    INVALID(nbc_request_set_seed(NULL, 1), "req");
+    INVALID(nbc_request_set_temperature(NULL, 1), "req");
+    INVALID(nbc_request_set_system_instruction(NULL, "x"), "req");
+    INVALID(nbc_request_add_safety_setting(NULL, "a", "b"), "req");
+    INVALID(nbc_request_add_image(NULL, (const uint8_t *)"x", 1, NULL), "req");
+    CHECK(nbc_request_new(&r, "a lighthouse") == NBC_OK);
+    INVALID(nbc_request_set_aspect_ratio(r, "7:3"), "7:3");
+    INVALID(nbc_request_set_image_size(r, "8K"), "8K");
+    INVALID(nbc_request_set_seed(r, 5000000000LL), "seed");
+    INVALID(nbc_request_set_temperature(r, 9.0), "temperature");
+    INVALID(nbc_request_add_image(r, NULL, 10, NULL), "data");
+    CHECK(nbc_request_add_safety_setting(r, NULL, "BLOCK_NONE") == NBC_E_INVALID_ARG);
+    nbc_request_free(NULL);
+
+    /* Generate, jobs and results without a client. */
+    INVALID(nbc_generate(NULL, NULL, r), "out");
+    INVALID(nbc_generate(&res, NULL, r), "client");
+    INVALID(nbc_submit(NULL, NULL, r, NULL), "out");
+    INVALID(nbc_submit(&job, NULL, r, NULL), "client");
+    INVALID(nbc_job_wait(&done, NULL, 0), "job");
+    INVALID(nbc_job_result(NULL, NULL), "out");
+    INVALID(nbc_job_result(&res, NULL), "job");
+    INVALID(nbc_job_cancel(NULL), "job");
+    INVALID(nbc_job_progress(NULL, NULL), "out");
+    nbc_job_free(NULL);
+    CHECK(nbc_result_image_count(NULL) == 0);
+    CHECK(nbc_result_attempt_count(NULL) == 0);
+    CHECK(nbc_result_text(NULL) != NULL && nbc_result_model_version(NULL) != NULL);
+    CHECK(nbc_result_route(NULL) != NULL && nbc_result_image_size(NULL) != NULL);
+    CHECK(nbc_result_cost_usd(NULL) == 0.0);
+    (void)nbc_result_is_batch(NULL);
+    nbc_image_info info = NBC_IMAGE_INFO_INIT;
+    nbc_usage u = NBC_USAGE_INIT;
+    INVALID(nbc_result_image(&info, NULL, 0), "res");
+    INVALID(nbc_result_image(NULL, NULL, 0), "out");
+    INVALID(nbc_result_attempt(&a, NULL, 0), "res");
+    INVALID(nbc_result_usage(&u, NULL), "res");
+    u.struct_size = 3;
+    INVALID(nbc_result_usage(&u, NULL), NULL);
+    nbc_result_free(NULL);
+
+    /* A client (no network is touched: nothing is sent). */
+    nbc_client_options ok = NBC_CLIENT_OPTIONS_INIT;
+    ok.api_key = "bad-args-key";
+    ok.base_url = "http://127.0.0.1:9";
+    CHECK(nbc_client_new(&c, &ok) == NBC_OK);
+    INVALID(nbc_generate(&res, c, NULL), "req");
+    INVALID(nbc_submit(&job, c, NULL, NULL), "req");
+    {
+        nbc_submit_options so = NBC_SUBMIT_OPTIONS_INIT;
+        so.struct_size = 1;
+        INVALID(nbc_submit(&job, c, r, &so), "struct_size");
+        so.struct_size = sizeof so;
+        so.deadline_ms = -5;
+        CHECK(nbc_submit(&job, c, r, &so) == NBC_E_INVALID_ARG);
+        CHECK(job == NULL);
+    }
+    INVALID(nbc_client_usage(NULL, c, NBC_USAGE_TEXT), "out");
+    INVALID(nbc_client_usage(&text, NULL, NBC_USAGE_TEXT), "client");
+    INVALID(nbc_client_usage(&text, c, 7), "format");
+    CHECK(text == NULL);
+    CHECK(nbc_client_usage(&text, c, NBC_USAGE_JSON) == NBC_OK && text != NULL);
+    nbc_string_free(text);
+    nbc_string_free(NULL);
+    INVALID(nbc_state_usage(NULL, NULL, NBC_USAGE_TEXT), "out");
+    INVALID(nbc_state_usage(&text, "/nonexistent-dir/state.db", 9), "format");
+    CHECK(nbc_state_usage(&text, "/nonexistent-dir/none.db", NBC_USAGE_TEXT) != NBC_OK && text == NULL);
+    CHECK(nbc_error_advice(NULL)[0] != '\0');
+    nbc_client_free(c);
+    nbc_request_free(r);
+
+    /* Image checks. */
+    nbc_image_check chk = NBC_IMAGE_CHECK_INIT;
+    INVALID(nbc_check_image(NULL, (const uint8_t *)"x", 1), "out");
+    INVALID(nbc_check_image(&chk, NULL, 3), "data");
+    chk.struct_size = 2;
+    INVALID(nbc_check_image(&chk, (const uint8_t *)"x", 1), "struct_size");
+
+    /* Batch. */
+    nbc_batch_options bo = NBC_BATCH_OPTIONS_INIT;
+    nbc_batch_client *bc = NULL;
+    nbc_batch_job *bj = NULL;
+    nbc_batch_results *rs = NULL;
+    nbc_batch_job_info bi = NBC_BATCH_JOB_INFO_INIT;
+    INVALID(nbc_batch_options_init(NULL, sizeof bo), "opts");
+    INVALID(nbc_batch_options_init(&bo, 1), "struct_size");
+    INVALID(nbc_batch_client_new(NULL, NULL), "out");
+    bo.struct_size = 5;
+    INVALID(nbc_batch_client_new(&bc, &bo), "struct_size");
+    bo.struct_size = sizeof bo;
+    bo.poll_initial_ms = -1;
+    INVALID(nbc_batch_client_new(&bc, &bo), "poll_initial_ms");
+    bo.poll_initial_ms = 0;
+    bo.budget_total_usd = -2;
+    INVALID(nbc_batch_client_new(&bc, &bo), "budget_total_usd");
+    CHECK(bc == NULL);
+    INVALID(nbc_batch_submit(NULL, NULL, NULL, NULL, 0, NULL), "out");
+    INVALID(nbc_batch_submit(&bj, NULL, NULL, NULL, 1, NULL), "bc");
+    INVALID(nbc_batch_get(&bj, NULL, "batches/x"), "bc");
+    INVALID(nbc_batch_wait(&bj, NULL, "batches/x", 0), "bc");
+    INVALID(nbc_batch_cancel(NULL, "batches/x"), "bc");
+    INVALID(nbc_batch_delete(NULL, "batches/x"), "bc");
+    INVALID(nbc_batch_job_describe(&bi, NULL), "job");
+    INVALID(nbc_batch_job_describe(NULL, NULL), "out");
+    (void)nbc_batch_job_status(NULL);
+    nbc_batch_job_free(NULL);
+    INVALID(nbc_batch_results_get(&rs, NULL, NULL), "bc");
+    CHECK(nbc_batch_results_count(NULL) == 0);
+    CHECK(nbc_batch_results_key(NULL, 0) == NULL);   /* documented: NULL when out of range */
+    INVALID(nbc_batch_results_entry(&res, NULL, 0), "rs");
+    nbc_batch_results_free(NULL);
+    nbc_batch_client_free(NULL);
+
+    if (failures) {
+        fprintf(stderr, "%d checks failed\n", failures);
+        return 1;
+    }
+    printf("every nbc_* function answered its bad arguments\n");
+    return 0;
+}
