@@ -5,30 +5,17 @@
 #include <string>
 #include <vector>
 
+#include "real_429_bodies.hpp"
 #include "test_policy_support.hpp"
 
 using namespace policy_test;
 
 namespace {
 
-// gemini-cli#8437, verbatim: TPM + RPM + RPD in one body.
-const std::string kFreeTierMixed = R"({"error": {"code": 429,
-  "message": "You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.",
-  "status": "RESOURCE_EXHAUSTED",
-  "details": [
-    {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [
-      {"quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_input_token_count",
-       "quotaId": "GenerateContentInputTokensPerModelPerMinute-FreeTier",
-       "quotaDimensions": {"location": "global", "model": "gemini-2.5-flash-preview-image"}},
-      {"quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests",
-       "quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier",
-       "quotaDimensions": {"location": "global", "model": "gemini-2.5-flash-preview-image"}},
-      {"quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests",
-       "quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier",
-       "quotaDimensions": {"model": "gemini-2.5-flash-preview-image", "location": "global"}}]},
-    {"@type": "type.googleapis.com/google.rpc.Help", "links": [
-      {"description": "Learn more about Gemini API quotas", "url": "https://ai.google.dev/gemini-api/docs/rate-limits"}]},
-    {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "47s"}]}})";
+using real429::kFreeTierMixed;
+using real429::kLegacyShort;
+using real429::kLimitZero;
+using real429::kVertexShared;
 
 std::string quota_body(const std::string& violations, const std::string& retry_delay,
                        const std::string& message = "You exceeded your current quota, please check your plan and billing details.") {
@@ -49,15 +36,6 @@ std::string violation(const std::string& metric, const std::string& id, const st
     return v + "}";
 }
 
-// The newer message form (continue#9570): violations listed in text, details Help, QuotaFailure,
-// RetryInfo.
-const std::string kLimitZeroMessage = R"({"error": {"code": 429, "message": "You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits. To monitor your current usage, head to: https://ai.dev/rate-limit. \n* Quota exceeded for metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, limit: 0, model: gemini-3-pro\n* Quota exceeded for metric: generativelanguage.googleapis.com/generate_content_free_tier_input_token_count, limit: 0, model: gemini-3-pro\nPlease retry in 45.578569677s.", "status": "RESOURCE_EXHAUSTED",
- "details": [{"@type": "type.googleapis.com/google.rpc.Help", "links": [{"description": "Learn more about Gemini API quotas", "url": "https://ai.google.dev/gemini-api/docs/rate-limits"}]},
-  {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [
-    {"quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests", "quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier", "quotaDimensions": {"location": "global", "model": "gemini-3-pro"}},
-    {"quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests", "quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier", "quotaDimensions": {"location": "global", "model": "gemini-3-pro"}}]},
-  {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "45s"}]}})";
-
 // tech-shrimp/gemini-playground#10 shape: the limit in ErrorInfo metadata.
 std::string error_info_limit(const std::string& value) {
     return R"({"error": {"code": 429, "message": "Quota exceeded for quota metric 'Generate Content API requests per minute' and limit 'GenerateContent request limit per minute for a region' of service 'generativelanguage.googleapis.com' for consumer 'project_number:123'.", "status": "RESOURCE_EXHAUSTED",
@@ -66,10 +44,6 @@ std::string error_info_limit(const std::string& value) {
            value + R"(", "quota_limit": "GenerateContentRequestsPerMinutePerProjectPerRegion", "quota_location": "us-east7", "quota_metric": "generativelanguage.googleapis.com/generate_content_requests"}}]}})";
 }
 
-const std::string kLegacyShort =
-    R"({"error": {"code": 429, "message": "Resource has been exhausted (e.g. check quota).", "status": "RESOURCE_EXHAUSTED"}})";
-const std::string kVertexShared =
-    R"({"error": {"code": 429, "message": "Resource exhausted. Please try again later. Please refer to https://cloud.google.com/vertex-ai/generative-ai/docs/error-code-429 for more details.", "status": "RESOURCE_EXHAUSTED"}})";
 const std::string kVertexLegacyErrors =
     R"({"error": {"code": 429, "message": "Resource exhausted. Please try again later. Please refer to https://cloud.google.com/vertex-ai/generative-ai/docs/error-code-429 for more details.", "status": "RESOURCE_EXHAUSTED", "errors": [{"message": "Resource exhausted.", "domain": "global", "reason": "rateLimitExceeded"}]}})";
 
@@ -120,7 +94,7 @@ std::vector<QuotaCase> quota_cases() {
                     "30s"),
          {}, Status::QUOTA_EXHAUSTED, Dimension::ZERO, "GenerateRequestsPerDayPerProjectPerModel-FreeTier", std::nullopt,
          {"limit 0", "can never succeed", "billing"}},
-        {"limit: 0 in the newer message form", kLimitZeroMessage, {}, Status::QUOTA_EXHAUSTED, Dimension::ZERO,
+        {"limit: 0 in the newer message form", kLimitZero, {}, Status::QUOTA_EXHAUSTED, Dimension::ZERO,
          "generativelanguage.googleapis.com/generate_content_free_tier_requests", std::nullopt,
          {"no quota (limit 0) for gemini-3-pro", "rate-limits"}},
         {"ErrorInfo RATE_LIMIT_EXCEEDED with quota_limit_value 0", error_info_limit("0"), {}, Status::QUOTA_EXHAUSTED,

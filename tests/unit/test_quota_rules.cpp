@@ -9,11 +9,17 @@
 
 #include "nbcore/policy.hpp"
 #include "nbcore/resilience.hpp"
+#include "real_429_bodies.hpp"
 #include "test_quota_support.hpp"
 
 using namespace quota_test;
 
 namespace {
+
+using real429::kFreeTierMixed;
+using real429::kLegacyShort;
+using real429::kLimitZero;
+using real429::kVertexShared;
 
 FitInput fit_input(const std::vector<WindowEntry>& recent, std::int64_t used_today, const Limits& limits,
                    const KeyState& state, const Demand& demand, SystemTime now) {
@@ -28,26 +34,7 @@ Diagnosis diagnose_429(const std::string& body, SystemTime now) {
     return policy::diagnose(429, body, net::Headers{}, now);
 }
 
-// ---- real 429 bodies (shared/reference/gemini-wire.md 4.6, emulator/src/errors.cpp) ----------
-
-// gemini-cli#8437: TPM + RPM + RPD, no quotaValue, RetryInfo 47s.
-const std::string kFreeTierMixed = R"({"error": {"code": 429,
-  "message": "You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.",
-  "status": "RESOURCE_EXHAUSTED",
-  "details": [
-    {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [
-      {"quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_input_token_count",
-       "quotaId": "GenerateContentInputTokensPerModelPerMinute-FreeTier",
-       "quotaDimensions": {"location": "global", "model": "gemini-2.5-flash-preview-image"}},
-      {"quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests",
-       "quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier",
-       "quotaDimensions": {"location": "global", "model": "gemini-2.5-flash-preview-image"}},
-      {"quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests",
-       "quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier",
-       "quotaDimensions": {"model": "gemini-2.5-flash-preview-image", "location": "global"}}]},
-    {"@type": "type.googleapis.com/google.rpc.Help", "links": [
-      {"description": "Learn more about Gemini API quotas", "url": "https://ai.google.dev/gemini-api/docs/rate-limits"}]},
-    {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "47s"}]}})";
+// ---- more real 429 bodies (the shared ones are in real_429_bodies.hpp) ---------------------
 
 // Roo-Code#3883 variant: the TPM violation carries quotaValue "250000"; details QuotaFailure, Help,
 // RetryInfo "26s". (The emulator's FreeTpm body has this shape.)
@@ -70,24 +57,10 @@ const std::string kEmulatorFreeRpm = R"({"error":{"code":429,"message":"You exce
 // The emulator's PaidRpm body: no quotaValue.
 const std::string kEmulatorPaidRpm = R"({"error":{"code":429,"message":"You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaMetric":"generativelanguage.googleapis.com/generate_requests_per_model","quotaId":"GenerateRequestsPerMinutePerProjectPerModel","quotaDimensions":{"location":"global","model":"gemini-3-pro-image"}}]},{"@type":"type.googleapis.com/google.rpc.Help","links":[{"description":"Learn more about Gemini API quotas","url":"https://ai.google.dev/gemini-api/docs/rate-limits"}]},{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"5s"}]}})";
 
-// continuedev/continue#9570: the newer message form, "limit: 0", details Help, QuotaFailure, RetryInfo.
-const std::string kLimitZero = R"({"error": {"code": 429, "message": "You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits. To monitor your current usage, head to: https://ai.dev/rate-limit. \n* Quota exceeded for metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, limit: 0, model: gemini-3-pro\n* Quota exceeded for metric: generativelanguage.googleapis.com/generate_content_free_tier_input_token_count, limit: 0, model: gemini-3-pro\nPlease retry in 45.578569677s.", "status": "RESOURCE_EXHAUSTED",
- "details": [{"@type": "type.googleapis.com/google.rpc.Help", "links": [{"description": "Learn more about Gemini API quotas", "url": "https://ai.google.dev/gemini-api/docs/rate-limits"}]},
-  {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [
-    {"quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests", "quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier", "quotaDimensions": {"location": "global", "model": "gemini-3-pro"}},
-    {"quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests", "quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier", "quotaDimensions": {"location": "global", "model": "gemini-3-pro"}}]},
-  {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "45s"}]}})";
-
 // tech-shrimp/gemini-playground#10 shape: Vertex puts the limit in ErrorInfo metadata.
 const std::string kErrorInfoLimit = R"({"error": {"code": 429, "message": "Quota exceeded for quota metric 'Generate Content API requests per minute' and limit 'GenerateContent request limit per minute for a region' of service 'generativelanguage.googleapis.com' for consumer 'project_number:123'.", "status": "RESOURCE_EXHAUSTED",
  "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "RATE_LIMIT_EXCEEDED", "domain": "googleapis.com",
   "metadata": {"service": "generativelanguage.googleapis.com", "consumer": "projects/123", "quota_limit_value": "60", "quota_limit": "GenerateContentRequestsPerMinutePerProjectPerRegion", "quota_location": "us-east7", "quota_metric": "generativelanguage.googleapis.com/generate_content_requests"}}]}})";
-
-// Legacy short body (generative-ai-docs#236) and Vertex shared capacity: no details at all.
-const std::string kLegacyShort =
-    R"({"error": {"code": 429, "message": "Resource has been exhausted (e.g. check quota).", "status": "RESOURCE_EXHAUSTED"}})";
-const std::string kVertexShared =
-    R"({"error": {"code": 429, "message": "Resource exhausted. Please try again later. Please refer to https://cloud.google.com/vertex-ai/generative-ai/docs/error-code-429 for more details.", "status": "RESOURCE_EXHAUSTED"}})";
 
 }  // namespace
 
