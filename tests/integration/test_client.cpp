@@ -9,6 +9,7 @@
 
 #include "nbcore/client.hpp"
 #include "nbcore/models.hpp"
+#include "emulator_fixture.hpp"
 #include "nbcore_emulator/emulator.hpp"
 
 using namespace nbcore;
@@ -19,36 +20,12 @@ namespace {
 
 constexpr const char* kKey = "integration-key-0001";
 
-struct Fixture {
-    emulator::Server server;
-    explicit Fixture(int latency_ms = 0) : server([&] {
-        emulator::Options o;
-        o.api_key = kKey;
-        o.latency_ms = latency_ms;
-        return o;
-    }()) {
-        server.start();
-    }
-
-    ClientOptions options() const {
-        ClientOptions o;
-        o.api_key = kKey;
-        o.base_url = server.url();
-        o.retry.server = {10ms, 50ms};
-        o.retry.gateway = o.retry.server;
-        o.retry.rate = o.retry.server;
-        return o;
-    }
-    void script(const json& s) { server.set_script(s.dump()); }
+struct Fixture : nbtest::EmulatorFixture {
+    explicit Fixture(int latency_ms = 0) : EmulatorFixture(kKey, nbtest::with_latency(latency_ms)) {}
+    ClientOptions options() const { return client_options(); }
 };
 
-Request prompt(std::string text, std::string size = "", std::string aspect = "") {
-    Request r;
-    r.prompt = std::move(text);
-    r.image_size = std::move(size);
-    r.aspect_ratio = std::move(aspect);
-    return r;
-}
+using nbtest::prompt;
 
 Status status_of(Client& c, const Request& r, Error* out = nullptr) {
     try {

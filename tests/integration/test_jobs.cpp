@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "nbcore/client.hpp"
+#include "emulator_fixture.hpp"
 #include "nbcore_emulator/emulator.hpp"
 
 using namespace nbcore;
@@ -22,35 +23,17 @@ namespace {
 
 constexpr const char* kKey = "jobs-test-key-0001";
 
-struct Fixture {
-    emulator::Server server;
+struct Fixture : nbtest::EmulatorFixture {
     std::shared_ptr<net::IoLoop> loop = net::IoLoop::create();
-    explicit Fixture(int latency_ms = 0) : server([&] {
-        emulator::Options o;
-        o.api_key = kKey;
-        o.latency_ms = latency_ms;
-        return o;
-    }()) {
-        server.start();
-    }
+    explicit Fixture(int latency_ms = 0) : EmulatorFixture(kKey, nbtest::with_latency(latency_ms)) {}
     ClientOptions options() const {
-        ClientOptions o;
-        o.api_key = kKey;
-        o.base_url = server.url();
-        o.retry.server = {10ms, 50ms};
-        o.retry.gateway = o.retry.server;
-        o.retry.rate = o.retry.server;
+        ClientOptions o = client_options();
         o.io_loop = loop;   // a loop of its own, so transfers_in_flight counts this test only
         return o;
     }
 };
 
-Request prompt(std::string text) {
-    Request r;
-    r.prompt = std::move(text);
-    r.image_size = "1K";
-    return r;
-}
+Request prompt(std::string text) { return nbtest::prompt(std::move(text), "1K"); }
 
 struct AlmostOne final : Rng {
     double uniform() override { return 0.99; }

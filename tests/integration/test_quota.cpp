@@ -14,6 +14,7 @@
 
 #include "nbcore/client.hpp"
 #include "nbcore/state.hpp"
+#include "emulator_fixture.hpp"
 #include "nbcore_emulator/emulator.hpp"
 
 using namespace nbcore;
@@ -25,34 +26,20 @@ namespace {
 
 constexpr const char* kKey = "quota-test-key-0001";
 
-struct Fixture {
-    emulator::Server server;
-    explicit Fixture(int rpm_limit = 0) : server([&] {
+struct Fixture : nbtest::EmulatorFixture {
+    explicit Fixture(int rpm_limit = 0) : EmulatorFixture(kKey, [&] {
         emulator::Options o;
-        o.api_key = kKey;
         o.rpm_limit = rpm_limit;
         return o;
-    }()) {
-        server.start();
-    }
+    }()) {}
     ClientOptions options(quota::GovernorOptions g = {}) const {
-        ClientOptions o;
-        o.api_key = kKey;
-        o.base_url = server.url();
-        o.retry.server = {10ms, 50ms};
-        o.retry.gateway = o.retry.server;
-        o.retry.rate = o.retry.server;
+        ClientOptions o = client_options();
         o.governor = quota::Governor::create(std::move(g));
         return o;
     }
 };
 
-Request prompt(std::string text) {
-    Request r;
-    r.prompt = std::move(text);
-    r.image_size = "1K";
-    return r;
-}
+Request prompt(std::string text) { return nbtest::prompt(std::move(text), "1K"); }
 
 quota::GovernorOptions rpm(std::int64_t n) {
     quota::GovernorOptions g;
