@@ -157,6 +157,19 @@ nbcore::ClientOptions to_core_options(const nbc_client_options& o) {
     if (o.max_in_flight < 0) invalid_arg("nbc_client_options.max_in_flight must be >= 0 (0 = 64)");
     if (o.max_in_flight > 0) c.max_in_flight = static_cast<std::size_t>(o.max_in_flight);
     c.governor = to_governor(o);
+    switch (o.backend) {
+        case NBC_BACKEND_ENV: break;
+        case NBC_BACKEND_AI_STUDIO: c.vertexai = false; break;
+        case NBC_BACKEND_VERTEX: c.vertexai = true; break;
+        default:
+            invalid_arg("nbc_client_options.backend is " + std::to_string(o.backend) +
+                        "; use NBC_BACKEND_ENV, NBC_BACKEND_AI_STUDIO or NBC_BACKEND_VERTEX");
+    }
+    if ((o.project || o.location) && o.backend == NBC_BACKEND_AI_STUDIO)
+        invalid_arg("nbc_client_options.project/location are for Vertex AI, but backend is "
+                    "NBC_BACKEND_AI_STUDIO; use NBC_BACKEND_VERTEX or leave them NULL");
+    c.project = opt_str(o.project);
+    c.location = opt_str(o.location);
     if (o.on_event) {
         nbc_event_fn fn = o.on_event;
         void* payload = o.event_payload;
@@ -377,6 +390,34 @@ NBC_API(int) nbc_result_image(nbc_image_info* out, const nbc_result* res, int in
         out->mime = im.mime.c_str();
         out->data = im.data ? im.data->data() : nullptr;
         out->size = im.data ? im.data->size() : 0;
+    });
+}
+
+NBC_API(int) nbc_result_image_rgba(const nbc_result* res, int index, uint8_t* buf, size_t buf_len) {
+    return guard([&] {
+        const nbcore::ResultImage& im = image_at(res, index);
+        require(buf, "buf");
+        std::size_t need = static_cast<std::size_t>(im.width) * static_cast<std::size_t>(im.height) * 4;
+        if (buf_len < need)
+            invalid_arg("buf_len is " + std::to_string(buf_len) + " but image " + std::to_string(index) +
+                        " needs " + std::to_string(need) + " bytes (4 * " + std::to_string(im.width) +
+                        " * " + std::to_string(im.height) + ")");
+        nbcore::image::Pixels decoded;
+        const nbcore::image::Pixels* px = im.pixels.get();
+        if (!px) {   // the result did not keep pixels (e.g. from a batch): decode once here
+            if (!im.data) invalid_arg("image " + std::to_string(index) + " has no data");
+            auto chk = nbcore::image::check(im.data->data(), im.data->size(), {}, {}, &decoded);
+            if (decoded.data.empty())
+                throw nbcore::Error(nbcore::Status::BAD_RESPONSE, "image " + std::to_string(index) + " does not decode: " + chk.reason,
+                                    "The stored image is corrupt; read its encoded bytes with nbc_result_image instead.");
+            px = &decoded;
+        }
+        if (px->channels == 4) {
+            std::memcpy(buf, px->data.data(), need);
+        } else {
+            nbcore::image::Pixels rgba = nbcore::image::to_rgba(*px);
+            std::memcpy(buf, rgba.data.data(), need);
+        }
     });
 }
 

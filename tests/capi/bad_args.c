@@ -41,6 +41,9 @@ int main(void) {
     CHECK(nbc_status_name(-1) != NULL);
     CHECK(nbc_version_string() != NULL && nbc_version_number() > 0);
     CHECK(nbc_error_last() != NULL);
+    INVALID(nbc_version_check(0), "header_version");
+    INVALID(nbc_version_check(-1), "header_version");
+    INVALID(nbc_global_init(7u), "flags");
 
     /* Errors: NULL means the thread's last error; an index out of range is refused. */
     nbc_attempt a = NBC_ATTEMPT_INIT;
@@ -100,6 +103,12 @@ int main(void) {
         bad.prices_json = NULL;
         bad.route_count = 2;
         INVALID(nbc_client_new(&c, &bad), "routes");
+        bad.route_count = 0;
+        bad.backend = 9;
+        INVALID(nbc_client_new(&c, &bad), "backend");
+        bad.backend = NBC_BACKEND_AI_STUDIO;
+        bad.project = "p";
+        INVALID(nbc_client_new(&c, &bad), "project");
         CHECK(c == NULL);
     }
     nbc_client_free(NULL);
@@ -144,6 +153,10 @@ int main(void) {
     nbc_image_info info = NBC_IMAGE_INFO_INIT;
     nbc_usage u = NBC_USAGE_INIT;
     INVALID(nbc_result_image(&info, NULL, 0), "res");
+    {
+        uint8_t px[4];
+        INVALID(nbc_result_image_rgba(NULL, 0, px, sizeof px), "res");
+    }
     INVALID(nbc_result_image(NULL, NULL, 0), "out");
     INVALID(nbc_result_attempt(&a, NULL, 0), "res");
     INVALID(nbc_result_usage(&u, NULL), "res");

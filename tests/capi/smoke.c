@@ -23,6 +23,13 @@ int main(void) {
 
     CHECK(nbc_version_number() == NBC_VERSION_NUMBER);
     CHECK(strcmp(nbc_version_string(), NBC_VERSION_STRING) == 0);
+    CHECK(NBC_VERSION_CHECK() == NBC_OK);
+    CHECK(nbc_version_check(NBC_VERSION_NUMBER - NBC_VERSION_PATCH) == NBC_OK);     /* older patch */
+    CHECK(nbc_version_check(NBC_VERSION_NUMBER + 100) == NBC_E_INVALID_ARG);        /* newer minor */
+    CHECK(strstr(nbc_error_message(NULL), NBC_VERSION_STRING) != NULL);
+    CHECK(nbc_version_check(NBC_VERSION_NUMBER + 10000) == NBC_E_INVALID_ARG);      /* other major */
+    CHECK(nbc_global_init(NBC_GLOBAL_DEFAULT) == NBC_OK);
+    CHECK(nbc_global_init(NBC_GLOBAL_DEFAULT) == NBC_OK);                           /* idempotent */
     CHECK(strcmp(nbc_status_name(NBC_E_RATE_LIMITED), "RATE_LIMITED") == 0);
     CHECK(strstr(nbc_strerror(NBC_E_BLANK_IMAGE), "BLANK_IMAGE") != NULL);
     CHECK(strcmp(nbc_status_name(9999), "UNKNOWN_STATUS") == 0);
@@ -65,6 +72,23 @@ int main(void) {
         CHECK(info.width == 2752 && info.height == 1536);
         CHECK(info.size > 1000 && info.data != NULL);
         CHECK(nbc_result_image(&info, res, 1) == NBC_E_INVALID_ARG);
+        /* RGBA8 on request: the caller's buffer, 4 bytes a pixel, opaque alpha from an RGB PNG. */
+        size_t rgba_len = (size_t)info.width * (size_t)info.height * 4;
+        uint8_t *rgba = (uint8_t *)malloc(rgba_len);
+        CHECK(rgba != NULL);
+        if (rgba) {
+            CHECK(nbc_result_image_rgba(res, 0, rgba, rgba_len - 1) == NBC_E_INVALID_ARG);
+            CHECK(strstr(nbc_error_message(NULL), "buf_len") != NULL);
+            memset(rgba, 0, rgba_len);
+            CHECK(nbc_result_image_rgba(res, 0, rgba, rgba_len) == NBC_OK);
+            int opaque = 1, varied = 0;
+            for (size_t i = 0; i < rgba_len; i += 4) {
+                if (rgba[i + 3] != 255) opaque = 0;
+                if (rgba[i] != rgba[0] || rgba[i + 1] != rgba[1] || rgba[i + 2] != rgba[2]) varied = 1;
+            }
+            CHECK(opaque && varied);
+            free(rgba);
+        }
         nbc_image_check chk = NBC_IMAGE_CHECK_INIT;
         CHECK(nbc_check_image(&chk, info.data, info.size) == NBC_OK);
         CHECK(chk.ok == 1 && chk.width == 2752);
@@ -122,6 +146,27 @@ int main(void) {
 
     nbc_request_free(r);
     nbc_client_free(c);
+
+    /* Vertex AI chosen in the options, as GOOGLE_GENAI_USE_VERTEXAI would: no project means
+     * express mode, where the API key authenticates on the publishers/google/models path. */
+    {
+        nbc_client_options vo = NBC_CLIENT_OPTIONS_INIT;
+        vo.api_key = key;
+        vo.base_url = url;
+        vo.backend = NBC_BACKEND_VERTEX;
+        nbc_client *vc = NULL;
+        nbc_request *vr = NULL;
+        nbc_result *vres = NULL;
+        CHECK(nbc_client_new(&vc, &vo) == NBC_OK);
+        CHECK(nbc_request_new(&vr, "a lighthouse at dusk") == NBC_OK);
+        rc = nbc_generate(&vres, vc, vr);
+        if (rc != NBC_OK) fprintf(stderr, "vertex generate: %s\n", nbc_error_message(NULL));
+        CHECK(rc == NBC_OK);
+        CHECK(vres && strncmp(nbc_result_route(vres), "vertex", 6) == 0);
+        nbc_result_free(vres);
+        nbc_request_free(vr);
+        nbc_client_free(vc);
+    }
 
     /* A corrupt buffer is a verdict, not a crash. */
     static const unsigned char junk[] = {0x89, 'P', 'N', 'G', 1, 2, 3};

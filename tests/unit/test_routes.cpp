@@ -120,6 +120,25 @@ TEST_CASE("default routes follow the SDKs' environment variables", "[routes]") {
         CHECK(r[0].location == "us-east5");
         CHECK_FALSE(r[0].token_env.empty());
     }
+    {   // the caller's choice wins over the environment, both ways
+        ScopedEnv a("GOOGLE_GENAI_USE_VERTEXAI", "true");
+        ScopedEnv b("GOOGLE_CLOUD_PROJECT", "env-proj");
+        auto r = default_routes("", false);
+        CHECK(r[0].kind == RouteKind::AiStudio);
+        r = default_routes("", std::nullopt, "my-proj", "europe-west4");
+        CHECK(r[0].kind == RouteKind::Vertex);
+        CHECK(r[0].project == "my-proj");
+        CHECK(r[0].location == "europe-west4");
+    }
+    {
+        ScopedEnv a("GOOGLE_GENAI_USE_VERTEXAI", nullptr);
+        ScopedEnv b("GOOGLE_CLOUD_PROJECT", nullptr);
+        ScopedEnv c("GOOGLE_CLOUD_LOCATION", nullptr);
+        auto r = default_routes("", true);
+        CHECK(r[0].kind == RouteKind::Vertex);
+        CHECK(r[0].project.empty());       // express mode: the API key authenticates
+        CHECK(r[0].token_env.empty());
+    }
 }
 
 TEST_CASE("credentials: header per kind, token from env or command, refreshed", "[routes]") {

@@ -58,6 +58,23 @@ extern "C" {
 NBC_API(int) nbc_version_number(void);
 NBC_API(const char *) nbc_version_string(void);
 
+/* NBC_OK when this library serves callers compiled against `header_version` (pass
+ * NBC_VERSION_NUMBER): the same major version and a minor no newer than the library's. Otherwise
+ * NBC_E_INVALID_ARG, naming both versions. NBC_VERSION_CHECK() does it for the header in use. */
+NBC_API(int) nbc_version_check(int header_version);
+#define NBC_VERSION_CHECK() nbc_version_check(NBC_VERSION_NUMBER)
+
+/* ---- process-wide setup ------------------------------------------------------------------ */
+
+#define NBC_GLOBAL_DEFAULT 0u
+
+/* Optional. Does the process-wide setup ahead of time: libcurl's global init (not thread-safe in
+ * some libcurl builds, so call this from main() before starting threads if other code in the
+ * process also uses libcurl), and the shared I/O thread and image workers. Without it the first
+ * client does the same lazily. Idempotent and thread-safe within nbcore; flags must be
+ * NBC_GLOBAL_DEFAULT. The threads live until the process exits. */
+NBC_API(int) nbc_global_init(uint32_t flags);
+
 /* ---- status codes (append only; the values never change) --------------------------------- */
 
 #define NBC_OK                0
@@ -273,9 +290,19 @@ typedef struct nbc_client_options {
     const char *state_path;
     const char *prices_json;     /* NULL: the built-in price table; else overrides (docs/quota-and-budget.md) */
     int32_t max_in_flight;       /* transfers at once for this client; 0: 64 */
+    /* Which API serves the default route (ignored when routes is set), as the official SDKs:
+     * NBC_BACKEND_ENV: Vertex AI when GOOGLE_GENAI_USE_VERTEXAI is "true" or "1", else the Gemini
+     * Developer API. On Vertex, a project means OAuth (GOOGLE_CLOUD_ACCESS_TOKEN, else `gcloud auth
+     * print-access-token`); no project means express mode with the API key. */
+    int32_t backend;             /* NBC_BACKEND_* */
+    const char *project;         /* Vertex: NULL = GOOGLE_CLOUD_PROJECT */
+    const char *location;        /* Vertex: NULL = GOOGLE_CLOUD_LOCATION, then "global" */
 } nbc_client_options;
 #define NBC_CLIENT_OPTIONS_INIT { sizeof(nbc_client_options), 0, NULL, NULL, NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, \
-                                  NULL, 0, NULL, 0, 0, 0, 0, 0.0, 0.0, 0.0, NULL, NULL, 0 }
+                                  NULL, 0, NULL, 0, 0, 0, 0, 0.0, 0.0, 0.0, NULL, NULL, 0, 0, NULL, NULL }
+#define NBC_BACKEND_ENV       0
+#define NBC_BACKEND_AI_STUDIO 1   /* the Gemini Developer API (or base_url / GOOGLE_GEMINI_BASE_URL) */
+#define NBC_BACKEND_VERTEX    2
 #define NBC_STATE_DEFAULT ":default:"
 
 /* Fills *opts with defaults; struct_size is the caller's sizeof(nbc_client_options). */
@@ -323,6 +350,11 @@ typedef struct nbc_image_info {
 
 NBC_API(int) nbc_result_image_count(const nbc_result *res);
 NBC_API(int) nbc_result_image(nbc_image_info *out, const nbc_result *res, int index);
+/* Image `index` as 8-bit RGBA, on request: rows top to bottom, 4 * width bytes each, written to
+ * buf, which must hold at least 4 * width * height bytes (width and height from
+ * nbc_result_image). Grey and RGB images get alpha 255. The result keeps its decoded pixels, so
+ * this is a conversion, not a second decode. */
+NBC_API(int) nbc_result_image_rgba(const nbc_result *res, int index, uint8_t *buf, size_t buf_len);
 NBC_API(const char *) nbc_result_text(const nbc_result *res);          /* "" when none */
 NBC_API(const char *) nbc_result_model_version(const nbc_result *res);
 NBC_API(const char *) nbc_result_route(const nbc_result *res);          /* the route that answered */

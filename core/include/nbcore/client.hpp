@@ -63,6 +63,11 @@ struct ClientOptions {
     // Where requests go, in preference order. Empty: one route from base_url and the environment
     // (see default_routes()).
     std::vector<RouteConfig> routes;
+    // For the default route only: Vertex AI or not (nullopt: GOOGLE_GENAI_USE_VERTEXAI decides),
+    // and its project and location ("" = GOOGLE_CLOUD_PROJECT / GOOGLE_CLOUD_LOCATION).
+    std::optional<bool> vertexai;
+    std::string project;
+    std::string location;
     std::string model;                   // "" = kDefaultModel
     policy::RetryPolicy retry = policy::RetryPolicy::interactive();
     policy::BreakerConfig breaker;       // per (route, model, credential)

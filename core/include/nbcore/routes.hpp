@@ -51,7 +51,10 @@ RouteConfig resolve_route(RouteConfig r, const std::string& client_api_key);
 // The routes a client uses when it is given none: one route from base_url / the environment
 // (GOOGLE_GENAI_USE_VERTEXAI, GOOGLE_CLOUD_PROJECT, GOOGLE_CLOUD_LOCATION, GOOGLE_GEMINI_BASE_URL,
 // GOOGLE_VERTEX_BASE_URL), as the official SDKs choose.
-std::vector<RouteConfig> default_routes(const std::string& base_url);
+// `vertexai` and a non-empty `project` / `location` override the environment when given.
+std::vector<RouteConfig> default_routes(const std::string& base_url,
+                                        std::optional<bool> vertexai = std::nullopt,
+                                        const std::string& project = {}, const std::string& location = {});
 
 // The URL of generateContent (or streamGenerateContent?alt=sse) for a model on a route.
 std::string route_url(const RouteConfig& r, const std::string& model, bool stream);

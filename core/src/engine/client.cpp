@@ -76,7 +76,7 @@ ClientCore::ClientCore(ClientOptions o) : opt(std::move(o)), breakers(opt.breake
     opt.governor = governor;
     state_thread = default_state_thread();
 
-    auto configs = opt.routes.empty() ? default_routes(opt.base_url) : opt.routes;
+    auto configs = opt.routes.empty() ? default_routes(opt.base_url, opt.vertexai, opt.project, opt.location) : opt.routes;
     for (auto& c : configs) {
         RouteSlot slot;
         slot.config = resolve_route(std::move(c), opt.api_key);

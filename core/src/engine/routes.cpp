@@ -151,12 +151,13 @@ RouteConfig resolve_route(RouteConfig r, const std::string& client_api_key) {
     return r;
 }
 
-std::vector<RouteConfig> default_routes(const std::string& base_url) {
+std::vector<RouteConfig> default_routes(const std::string& base_url, std::optional<bool> vertexai,
+                                        const std::string& project, const std::string& location) {
     RouteConfig r;
-    if (env_true("GOOGLE_GENAI_USE_VERTEXAI")) {
+    if (vertexai.value_or(env_true("GOOGLE_GENAI_USE_VERTEXAI"))) {
         r.kind = RouteKind::Vertex;
-        r.project = env("GOOGLE_CLOUD_PROJECT");
-        r.location = env("GOOGLE_CLOUD_LOCATION");
+        r.project = project.empty() ? env("GOOGLE_CLOUD_PROJECT") : project;
+        r.location = location.empty() ? env("GOOGLE_CLOUD_LOCATION") : location;
         r.base_url = base_url.empty() ? env("GOOGLE_VERTEX_BASE_URL") : base_url;
         if (!r.project.empty()) {
             r.token_env = "GOOGLE_CLOUD_ACCESS_TOKEN";
