@@ -115,7 +115,7 @@ def test_missing_key_is_an_auth_error_before_sending(monkeypatch, emulator):
 def test_both_env_keys_warn_like_the_official_sdk(monkeypatch, emulator):
     monkeypatch.setenv("GOOGLE_API_KEY", KEY)
     monkeypatch.setenv("GEMINI_API_KEY", "another-key")
-    with pytest.warns(UserWarning, match="Using GOOGLE_API_KEY"):
+    with pytest.warns(UserWarning, match="both set; nbcore uses GOOGLE_API_KEY"):
         client = nbcore.Client(base_url=emulator.url)
     client.generate("a lighthouse")   # GOOGLE_API_KEY (the valid one) was used
 
@@ -150,8 +150,11 @@ def test_edit_with_an_input_image_changes_the_answer(client_env):
     assert part["mimeType"] == "image/png"
 
 
-def test_gil_is_released_while_waiting(client_env):
-    client_env.script([{"pass": True, "delay_ms": 1500}])
+@pytest.mark.parametrize("how", ["generate", "job.wait", "job.done"])
+def test_gil_is_released_while_waiting(client_env, how):
+    """Another Python thread keeps running while a request waits 2 s for the emulator."""
+    client_env.script([{"pass": True, "delay_ms": 2000}])
+    client = nbcore.Client()
     ticks = []
     stop = threading.Event()
 
@@ -161,13 +164,36 @@ def test_gil_is_released_while_waiting(client_env):
             time.sleep(0.01)
 
     t = threading.Thread(target=ticker)
+    t0 = time.monotonic()
     t.start()
     try:
-        nbcore.Client().generate("a lighthouse")
+        if how == "generate":
+            client.generate("a lighthouse")
+        elif how == "job.wait":
+            assert client.submit("a lighthouse").wait()
+        else:
+            job = client.submit("a lighthouse")
+            while not job.done:
+                pass   # busy, but every call releases the GIL
     finally:
         stop.set()
         t.join()
-    assert len(ticks) > 50, "another Python thread must keep running during the request"
+    elapsed = time.monotonic() - t0
+    assert elapsed >= 1.9
+    assert len(ticks) > 100, "another Python thread must keep running during the request"
+    gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+    assert max(gaps) < 0.5, f"the other thread stalled for {max(gaps):.2f} s"
+
+
+def test_events_run_with_the_gil_on_the_waiting_thread(client_env):
+    seen = []
+
+    def on_event(ev):
+        seen.append((threading.get_ident(), ev["kind"]))
+
+    nbcore.Client(on_event=on_event).generate("a lighthouse")
+    assert {tid for tid, _ in seen} == {threading.get_ident()}
+    assert seen[0][1] == "attempt_start" and seen[-1][1] == "done"
 
 
 def test_exception_in_event_callback_surfaces(client_env):

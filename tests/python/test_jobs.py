@@ -141,3 +141,41 @@ def test_ctrl_c_during_generate_cancels_within_half_a_second(monkeypatch):
     finally:
         proc.kill()
         stop_emulator(slow)
+
+
+CTRL_C_JOB_SCRIPT = textwrap.dedent("""
+    import time, nbcore
+    job = nbcore.Client().submit("a slow one")
+    print("ready", flush=True)
+    try:
+        job.wait()
+        print("finished", flush=True)
+    except KeyboardInterrupt:
+        t0 = time.monotonic()
+        try:
+            job.result(timeout=1.0)
+        except nbcore.CancelledError:
+            print(f"cancelled {job.progress.stage} {time.monotonic() - t0:.3f}", flush=True)
+""")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_during_job_wait_cancels_the_job():
+    slow = start_emulator("--latency-ms", "20000")
+    env = dict(os.environ)
+    env.pop("GOOGLE_API_KEY", None)
+    env.update(GEMINI_API_KEY=KEY, GOOGLE_GEMINI_BASE_URL=slow.url)
+    proc = subprocess.Popen([sys.executable, "-c", CTRL_C_JOB_SCRIPT], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(1.0)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out = proc.stdout.readline().split()
+        assert time.monotonic() - t0 < 0.5, "KeyboardInterrupt and the cancelled job within 0.5 s"
+        assert out[:2] == ["cancelled", "done"], proc.stderr.read()
+        assert proc.wait(timeout=5) == 0
+    finally:
+        proc.kill()
+        stop_emulator(slow)

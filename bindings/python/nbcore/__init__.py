@@ -13,9 +13,12 @@ every attempt (result.attempts / error.attempts).
 from __future__ import annotations
 
 import builtins
+import datetime
 import json
 import os
+import struct
 import warnings
+import zlib
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from . import _nbcore
@@ -25,6 +28,8 @@ from ._errors import DIMENSION_NAMES as _DIMENSIONS
 from ._types import (Attempt, Diagnosis, Image, ImageCheck, JobProgress, Result, RetryPolicy, Route,
                      Usage)
 
+Pixels = _nbcore.Pixels
+
 __version__ = _nbcore.version()
 
 DEFAULT_MODEL = "gemini-3-pro-image-preview"
@@ -32,12 +37,17 @@ MODELS = ("gemini-3-pro-image-preview", "gemini-2.5-flash-image")
 ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 IMAGE_SIZES = ("1K", "2K", "4K")
 
-__all__ = ["Client", "Job", "JobProgress", "RetryPolicy", "Route", "Result", "Image", "Attempt", "Usage", "ImageCheck", "check_image",
+__all__ = ["Client", "Job", "JobProgress", "RetryPolicy", "Route", "Result", "Image", "Pixels", "Attempt", "Usage", "ImageCheck", "check_image",
            "Diagnosis", "diagnose",
            "state_usage", "DEFAULT_STATE",
-           "DEFAULT_MODEL", "MODELS", "ASPECT_RATIOS", "IMAGE_SIZES", "__version__"] + list(_error_names)
+           "DEFAULT_MODEL", "MODELS", "ASPECT_RATIOS", "IMAGE_SIZES", "__version__"] + [
+               n for n in _error_names if n not in ("DIMENSION_NAMES", "error_from_info")]
 
 ImageInput = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", Any]
+"""An input image: encoded bytes, a file path, a PIL image, a numpy uint8 array or nbcore.Pixels."""
+Images = Union[ImageInput, Sequence[ImageInput]]
+Seconds = Union[float, int, datetime.timedelta]
+Safety = Union[Dict[str, str], Iterable[Tuple[str, str]]]
 EventCallback = Callable[[Dict[str, Any]], None]
 
 
@@ -45,42 +55,91 @@ def _env_api_key() -> Optional[str]:
     google = (os.environ.get("GOOGLE_API_KEY") or "").strip()
     gemini = (os.environ.get("GEMINI_API_KEY") or "").strip()
     if google and gemini:
-        warnings.warn("Both GOOGLE_API_KEY and GEMINI_API_KEY are set. Using GOOGLE_API_KEY.",
-                      stacklevel=3)
+        warnings.warn("GOOGLE_API_KEY and GEMINI_API_KEY are both set; nbcore uses GOOGLE_API_KEY "
+                      "(as the official Gemini SDKs do). Unset one of them to silence this warning.",
+                      UserWarning, stacklevel=3)
     return google or gemini or None
 
 
-def _seconds_to_ms(value: Optional[float], name: str) -> int:
+def _seconds_to_ms(value: Optional[Seconds], name: str) -> int:
     if value is None:
         return 0
+    if isinstance(value, datetime.timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidArgumentError(f"{name} must be a number of seconds or a timedelta (got {value!r})",  # noqa: F405
+                                   advice=f"Pass {name} as seconds, e.g. {name}=120, or None for no limit.")
     if value <= 0:
         raise InvalidArgumentError(f"{name} must be a positive number of seconds (got {value!r})",  # noqa: F405
                                    advice=f"Pass {name}=None for no limit, or a positive number of seconds.")
     return int(round(value * 1000))
 
 
+def _png(raw: bytes, width: int, height: int, channels: int) -> bytes:
+    """Encodes 8-bit pixels (rows top to bottom, `channels` 1, 2, 3 or 4) as a PNG."""
+    colour = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
+    stride = width * channels
+    rows = b"".join(b"\x00" + raw[y * stride:(y + 1) * stride] for y in range(height))
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows, 6)) + chunk(b"IEND", b""))
+
+
+def _array_png(arr: Any) -> bytes:
+    """A numpy uint8 array (H, W), (H, W, 1), (H, W, 2), (H, W, 3) or (H, W, 4) as a PNG."""
+    import numpy
+
+    a = numpy.asarray(arr)
+    if a.dtype != numpy.uint8:
+        raise InvalidArgumentError(  # noqa: F405
+            f"image array has dtype {a.dtype}, not uint8",
+            advice="Convert it first, e.g. (arr * 255).clip(0, 255).astype(numpy.uint8) for floats in 0..1.")
+    if a.ndim == 2:
+        a = a[:, :, None]
+    if a.ndim != 3 or a.shape[2] not in (1, 2, 3, 4) or a.shape[0] < 1 or a.shape[1] < 1:
+        raise InvalidArgumentError(  # noqa: F405
+            f"image array has shape {a.shape}",
+            advice="Pass (height, width) grey, or (height, width, 3) RGB, or (height, width, 4) RGBA.")
+    a = numpy.ascontiguousarray(a)
+    return _png(a.tobytes(), a.shape[1], a.shape[0], a.shape[2])
+
+
 def _image_bytes(item: ImageInput) -> Tuple[bytes, Optional[str]]:
-    """Accepts encoded bytes, a file path, a PIL image or a numpy array (HxWxC uint8)."""
+    """Accepts encoded bytes, a file path, a PIL image, a numpy uint8 array (H x W, or H x W x 3/4)
+    or nbcore.Pixels; arrays and pixels are sent as PNG (encoded here, Pillow not needed)."""
     if isinstance(item, (bytes, bytearray, memoryview)):
         return bytes(item), None
     if isinstance(item, (str, os.PathLike)):
         with open(item, "rb") as f:
             return f.read(), None
+    if isinstance(item, _nbcore.Pixels):
+        return _png(item.tobytes(), item.width, item.height, item.channels), "image/png"
     mod = type(item).__module__
     if mod.startswith("PIL."):
         import io
         buf = io.BytesIO()
         item.save(buf, format="PNG")
         return buf.getvalue(), "image/png"
-    if mod == "numpy":
-        import io
-        from PIL import Image as _PIL  # numpy input is converted through Pillow
-        buf = io.BytesIO()
-        _PIL.fromarray(item).save(buf, format="PNG")
-        return buf.getvalue(), "image/png"
+    if mod == "numpy" or hasattr(item, "__array_interface__"):
+        return _array_png(item), "image/png"
     raise InvalidArgumentError(  # noqa: F405
         f"unsupported image input of type {type(item).__name__}",
         advice="Pass encoded bytes, a file path, a PIL image or a numpy uint8 array.")
+
+
+def _image_list(images: Optional[Images]) -> List[Tuple[bytes, Optional[str]]]:
+    """images= may be one image or a sequence of them."""
+    if images is None:
+        return []
+    single = (isinstance(images, (bytes, bytearray, memoryview, str, os.PathLike, _nbcore.Pixels))
+              or type(images).__module__.startswith("PIL.")
+              or type(images).__module__ == "numpy" or hasattr(images, "__array_interface__"))
+    return [_image_bytes(images)] if single else [_image_bytes(i) for i in images]
 
 
 DEFAULT_STATE = ":default:"   # state_path: the default state file (NBCORE_STATE_FILE, XDG_STATE_HOME...)
@@ -139,69 +198,107 @@ def state_usage(state_path: Optional[str] = None) -> Dict[str, Any]:
     return json.loads(_nbcore.state_usage(None if state_path is None else os.fspath(state_path), 1))
 
 
+_RETRY_NAMES = ("interactive", "patient", "none")
+
+
 class Client:
-    """A client for the Gemini image models.
+    """A client for the Gemini image models: sends, waits, retries, validates and keeps quota.
+
+        client = nbcore.Client()                     # key from GOOGLE_API_KEY / GEMINI_API_KEY
+        result = client.generate("a lighthouse at dawn", aspect_ratio="16:9", image_size="2K")
+        result.images[0].save("lighthouse.png")
+
+    Every failure raises a subclass of nbcore.NbcoreError with .advice. A Client is thread-safe:
+    share one per process; its requests run on nbcore's one I/O thread.
 
     Args:
-        api_key: the Gemini API key; default GOOGLE_API_KEY, then GEMINI_API_KEY (a warning is
-            issued when both are set, as the official SDKs do).
-        model: the default model for generate().
-        base_url: another endpoint, e.g. the bundled emulator; default GOOGLE_GEMINI_BASE_URL,
-            then https://generativelanguage.googleapis.com.
+        api_key: the Gemini API key. Default: GOOGLE_API_KEY, then GEMINI_API_KEY, as the
+            official SDKs read them (a UserWarning says so when both are set).
+        model: the default model: "gemini-3-pro-image-preview" (Nano Banana Pro) or
+            "gemini-2.5-flash-image" (Nano Banana).
+        vertexai: True for Vertex AI, False for the Gemini Developer API. None: as the official
+            SDKs, Vertex AI when GOOGLE_GENAI_USE_VERTEXAI is "true" or "1" -- or when you pass
+            a project or location here.
+        project, location: the Vertex AI project and location (default GOOGLE_CLOUD_PROJECT,
+            GOOGLE_CLOUD_LOCATION, then "global"). With a project the OAuth token comes from
+            GOOGLE_CLOUD_ACCESS_TOKEN, else `gcloud auth print-access-token`; without one,
+            Vertex AI express mode uses the API key.
+        base_url: another endpoint, such as the bundled emulator (`nbcore emulator`). Default:
+            GOOGLE_GEMINI_BASE_URL (GOOGLE_VERTEX_BASE_URL on Vertex AI), then Google's.
         retry: "interactive" (1 s base, 60 s cap, 5 attempts), "patient" (30 s base doubling to
-            5 min, 5 attempts), "none", or a RetryPolicy.
-        max_attempts: override the policy's number of attempts (including the first).
-        deadline: default total seconds per request, across waits and attempts (None = none).
-        attempt_timeout: seconds one attempt may take (None = chosen by image size).
-        idle_timeout: longest silence in the middle of a reply body, seconds (None = 60 s).
-        stream: use streamGenerateContent (server-sent events).
-        on_event: called with a dict for each event: attempt_start, attempt_end,
-            retry_scheduled, breaker, failover, downgrade, done.
-        vertexai, project, location: use Vertex AI (as the official SDK: default from
-            GOOGLE_GENAI_USE_VERTEXAI, GOOGLE_CLOUD_PROJECT, GOOGLE_CLOUD_LOCATION); the OAuth token
-            comes from GOOGLE_CLOUD_ACCESS_TOKEN or `gcloud auth print-access-token`.
-        routes: several endpoints in preference order (see Route); overrides base_url/vertexai.
-        downgrade_on_timeout: a timeout at 4K retries at 2K, then 1K (recorded in attempts).
-        retry_budget: bound retries to a share of requests (20% plus 1 per second) so a retry
-            storm cannot burn the quota.
+            5 min, 5 attempts), "none" (one attempt), or a RetryPolicy.
         tier: the project's quota tier, so requests wait for quota instead of provoking 429s:
-            "free", "tier1", "tier2", "tier3", or your own numbers {"rpm": N, "tpm": N,
+            "free", "tier1", "tier2", "tier3", or your own limits {"rpm": N, "tpm": N,
             "ipm": N, "rpd": N} (missing keys are learned). None: limits are learned from 429s.
         budget: spending caps in US dollars, {"daily": 5.0, "monthly": 100.0, "total": None};
-            a request whose worst-case cost would cross one fails with BudgetError before it
-            is sent. Alerts at 50/80/100% arrive as budget_alert events.
+            a request whose worst-case cost would cross one fails with BudgetError before it is
+            sent. Alerts at 50/80/100% arrive as "budget_alert" events.
         state_path: where quota use, learned limits and spend are kept. None: in memory, this
-            client only. A file path: shared by every process naming it and kept across runs;
-            nbcore.DEFAULT_STATE for the default file (the one `nbcore usage` reads).
+            client only. A path: shared by every process naming it and kept across runs;
+            nbcore.DEFAULT_STATE is the default file (the one `nbcore usage` reads).
+        on_event: called with a dict per event ("kind": attempt_start, attempt_end,
+            retry_scheduled, breaker, failover, downgrade, quota_wait, quota_warning,
+            budget_alert, done). It runs on the thread waiting for the request, with the GIL
+            held; an exception it raises cancels the request and is raised by that wait.
+
+    Keyword-only extras:
+        max_attempts: override the retry policy's number of attempts (including the first).
+        deadline: default total seconds per request, across waits and attempts (None: none).
+        attempt_timeout: seconds one attempt may take (None: chosen by image size).
+        idle_timeout: longest silence inside a reply body, in seconds (None: 60 s).
+        stream: use streamGenerateContent (server-sent events).
+        routes: several endpoints in preference order (see Route); replaces vertexai, project,
+            location and base_url.
+        downgrade_on_timeout: a timeout at 4K retries at 2K, then 1K (recorded in attempts).
+        retry_budget: bound retries to a share of requests (20% plus 1 per second), so a retry
+            storm cannot burn the quota (default True).
         prices: price overrides as a dict or JSON text (docs/quota-and-budget.md).
         max_in_flight: transfers at once for this client (more requests wait their turn).
     """
 
     def __init__(self, api_key: Optional[str] = None, model: str = DEFAULT_MODEL,
-                 base_url: Optional[str] = None,
-                 retry: Union[str, RetryPolicy] = "interactive",
-                 max_attempts: Optional[int] = None, deadline: Optional[float] = None,
-                 attempt_timeout: Optional[float] = None, idle_timeout: Optional[float] = None,
-                 stream: bool = False, on_event: Optional[EventCallback] = None,
                  vertexai: Optional[bool] = None, project: Optional[str] = None,
-                 location: Optional[str] = None, routes: Optional[Sequence[Route]] = None,
-                 downgrade_on_timeout: bool = False, retry_budget: bool = True,
+                 location: Optional[str] = None, base_url: Optional[str] = None,
+                 retry: Union[str, RetryPolicy] = "interactive",
                  tier: Optional[Union[str, Dict[str, int]]] = None,
                  budget: Optional[Dict[str, Optional[float]]] = None,
                  state_path: Optional[Union[str, "os.PathLike[str]"]] = None,
+                 on_event: Optional[EventCallback] = None, *,
+                 max_attempts: Optional[int] = None, deadline: Optional[Seconds] = None,
+                 attempt_timeout: Optional[Seconds] = None, idle_timeout: Optional[Seconds] = None,
+                 stream: bool = False, routes: Optional[Sequence[Route]] = None,
+                 downgrade_on_timeout: bool = False, retry_budget: bool = True,
                  prices: Optional[Union[str, Dict[str, Any]]] = None,
-                 max_in_flight: Optional[int] = None):
-        policy = retry if isinstance(retry, RetryPolicy) else RetryPolicy.preset(retry)
+                 max_in_flight: Optional[int] = None) -> None:
+        if isinstance(retry, RetryPolicy):
+            policy = retry
+        elif isinstance(retry, str) and retry in _RETRY_NAMES:
+            policy = RetryPolicy.preset(retry)
+        else:
+            raise InvalidArgumentError(  # noqa: F405
+                f"retry={retry!r} is neither a preset nor a RetryPolicy",
+                advice='Use retry="interactive", "patient", "none" or nbcore.RetryPolicy(...).')
         if max_attempts is not None:
             policy = policy.replace(max_attempts=int(max_attempts))
+        if on_event is not None and not callable(on_event):
+            raise InvalidArgumentError(  # noqa: F405
+                f"on_event is a {type(on_event).__name__}, not a callable",
+                advice="Pass a function taking one dict, e.g. on_event=print.")
+        if routes is not None and (vertexai is not None or project or location):
+            raise InvalidArgumentError(  # noqa: F405
+                "routes= was given together with vertexai/project/location",
+                advice="Describe each endpoint in its Route (Route('vertex', project=..., location=...)), "
+                       "or leave routes out.")
+        if vertexai is False and (project or location):
+            raise InvalidArgumentError(  # noqa: F405
+                "project and location are Vertex AI settings, but vertexai=False",
+                advice="Pass vertexai=True (or leave it None) to use Vertex AI, or drop project and location.")
+        if vertexai is None:
+            backend = _nbcore.BACKEND_VERTEX if (project or location) else _nbcore.BACKEND_ENV
+        else:
+            backend = _nbcore.BACKEND_VERTEX if vertexai else _nbcore.BACKEND_AI_STUDIO
         if api_key is None:
             api_key = _env_api_key()
-        if routes is None and (vertexai or (vertexai is None and project)):
-            project = project or os.environ.get("GOOGLE_CLOUD_PROJECT") or None
-            routes = [Route("vertex", base_url=base_url, project=project,
-                            location=location or os.environ.get("GOOGLE_CLOUD_LOCATION") or None,
-                            token_env="GOOGLE_CLOUD_ACCESS_TOKEN" if project else None,
-                            token_command="gcloud auth print-access-token" if project else None)]
         self._model = model
         self._client = _nbcore._Client(
             api_key=api_key, base_url=base_url, model=model, retry=policy._to_c(),
@@ -211,31 +308,36 @@ class Client:
             stream=bool(stream), on_event=on_event,
             routes=[r._to_c() for r in (routes or [])],
             downgrade_on_timeout=bool(downgrade_on_timeout), retry_budget=bool(retry_budget),
-            quota=_quota_options(tier, budget, state_path, prices, max_in_flight))
+            quota=_quota_options(tier, budget, state_path, prices, max_in_flight),
+            backend=backend, project=project, location=location)
 
     def usage(self) -> Dict[str, Any]:
-        """Quota used against limits (per key fingerprint and model, each dimension) and spend
-        against caps, from this client's state: a dict (see docs/quota-and-budget.md)."""
+        """Quota used against its limits (per key fingerprint and model, each of RPM, TPM, IPM,
+        RPD) and spend against each cap, from this client's state, as a dict (the layout is in
+        docs/quota-and-budget.md)."""
         return json.loads(self._client.usage(1))
 
     def usage_text(self) -> str:
-        """The same as a table for people (what `nbcore usage` prints)."""
+        """usage() as a table for people (what `nbcore usage` prints)."""
         return self._client.usage(0)
 
     @property
     def model(self) -> str:
+        """The default model of this client."""
         return self._model
 
-    def submit(self, prompt: str, images: Optional[Sequence[ImageInput]] = None, *,
-               model: Optional[str] = None, aspect_ratio: Optional[str] = None,
-               image_size: Optional[str] = None,
-               safety: Optional[Union[Dict[str, str], Iterable[Tuple[str, str]]]] = None,
-               seed: Optional[int] = None, temperature: Optional[float] = None,
-               system_instruction: Optional[str] = None, deadline: Optional[float] = None,
-               priority: int = 0) -> "Job":
-        """Start a request and return a Job at once. Every request runs on nbcore's one I/O
-        thread; argument errors are raised here."""
-        inputs = [_image_bytes(i) for i in (images or [])]
+    def __repr__(self) -> str:
+        return f"<nbcore.Client model={self._model!r}>"
+
+    def submit(self, prompt: str, images: Optional[Images] = None, aspect_ratio: Optional[str] = None,
+               image_size: Optional[str] = None, safety: Optional[Safety] = None,
+               seed: Optional[int] = None, deadline: Optional[Seconds] = None, *,
+               model: Optional[str] = None, temperature: Optional[float] = None,
+               system_instruction: Optional[str] = None, priority: int = 0) -> "Job":
+        """Start a request and return a Job at once; the request runs on nbcore's I/O thread.
+        Takes the arguments of generate() plus priority (higher goes first when requests queue).
+        Argument errors (InvalidArgumentError) are raised here, before anything is sent."""
+        inputs = _image_list(images)
         if isinstance(safety, dict):
             safety = list(safety.items())
         handle = self._client.submit(
@@ -245,11 +347,29 @@ class Client:
             deadline_ms=_seconds_to_ms(deadline, "deadline"), priority=int(priority))
         return Job(handle)
 
-    def generate(self, prompt: str, images: Optional[Sequence[ImageInput]] = None, **kwargs: Any) -> Result:
-        """Generate (or edit, with input images) and return a Result; raises an NbcoreError
-        subclass on failure. Blocks while waiting and retrying, with the GIL released; Ctrl-C
-        cancels the request and raises KeyboardInterrupt. Takes the arguments of submit()."""
-        job = self.submit(prompt, images, **kwargs)
+    def generate(self, prompt: str, images: Optional[Images] = None, aspect_ratio: Optional[str] = None,
+                 image_size: Optional[str] = None, safety: Optional[Safety] = None,
+                 seed: Optional[int] = None, deadline: Optional[Seconds] = None, *,
+                 model: Optional[str] = None, temperature: Optional[float] = None,
+                 system_instruction: Optional[str] = None) -> Result:
+        """Generate an image (or edit the input images) and return a Result.
+
+        Args:
+            prompt: what to draw, or how to change the input images.
+            images: input images to edit or draw from: one or a list of encoded bytes, file
+                paths, PIL images or numpy uint8 arrays (H x W x 3 or 4).
+            aspect_ratio: "1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9".
+            image_size: "1K", "2K" or "4K" (Nano Banana Pro only).
+            safety: safety thresholds, {"HARM_CATEGORY_DANGEROUS_CONTENT": "BLOCK_ONLY_HIGH", ...}.
+            seed: a seed for more repeatable answers.
+            deadline: total seconds (or a timedelta) for this request, waits included.
+            model, temperature, system_instruction: keyword-only overrides.
+
+        Blocks while waiting and retrying, with the GIL released; Ctrl-C cancels the request and
+        raises KeyboardInterrupt. Raises a subclass of NbcoreError on failure.
+        """
+        job = self.submit(prompt, images, aspect_ratio, image_size, safety, seed, deadline,
+                          model=model, temperature=temperature, system_instruction=system_instruction)
         try:
             job.wait()
         except BaseException:
@@ -257,50 +377,65 @@ class Client:
             raise
         return job.result()
 
-    async def generate_async(self, prompt: str, images: Optional[Sequence[ImageInput]] = None,
-                             **kwargs: Any) -> Result:
-        """generate() for asyncio: the request runs on nbcore's I/O thread while the event loop
-        goes on; cancelling the awaiting task cancels the request."""
+    async def generate_async(self, prompt: str, images: Optional[Images] = None,
+                             aspect_ratio: Optional[str] = None, image_size: Optional[str] = None,
+                             safety: Optional[Safety] = None, seed: Optional[int] = None,
+                             deadline: Optional[Seconds] = None, *, model: Optional[str] = None,
+                             temperature: Optional[float] = None,
+                             system_instruction: Optional[str] = None) -> Result:
+        """generate() for asyncio: `result = await client.generate_async(...)`. The request runs
+        on nbcore's I/O thread while the event loop goes on; cancelling the awaiting task
+        cancels the request."""
         import asyncio
 
-        job = self.submit(prompt, images, **kwargs)
+        job = self.submit(prompt, images, aspect_ratio, image_size, safety, seed, deadline,
+                          model=model, temperature=temperature, system_instruction=system_instruction)
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(None, job.result)
-        except asyncio.CancelledError:
+        except BaseException:
             job.cancel()
             raise
 
 
 class Job:
-    """A request in flight (from Client.submit). Thread-safe."""
+    """A request in flight, from Client.submit(). Thread-safe.
 
-    def __init__(self, handle: Any):
+        job = client.submit("a harbour at dusk", image_size="4K")
+        while not job.wait(timeout=1.0):
+            print(job.progress.text)           # "retrying in 3.0 s after RATE_LIMITED (RPM)"
+        result = job.result()
+    """
+
+    def __init__(self, handle: Any) -> None:
         self._h = handle
 
     @property
     def progress(self) -> JobProgress:
-        """Where the request stands now: stage, attempt, wait left, text for people."""
+        """Where the request stands now: stage, attempt, wait left, a line of text for people."""
         return JobProgress(**self._h.progress())
 
     @property
     def done(self) -> bool:
+        """True once the request has finished (succeeded, failed or was cancelled)."""
         return self._h.done()
 
     def wait(self, timeout: Optional[float] = None) -> bool:
-        """Wait up to `timeout` seconds (None: until done); events go to on_event meanwhile, on
-        this thread. True when the request has finished."""
+        """Wait up to `timeout` seconds (None: until done) with the GIL released; True when the
+        request has finished. Events go to on_event meanwhile, on this thread. Ctrl-C cancels
+        the request and raises KeyboardInterrupt."""
         return self._h.wait(timeout)
 
     def result(self, timeout: Optional[float] = None) -> Result:
         """Wait, then return the Result or raise the request's NbcoreError. Raises
-        builtins.TimeoutError if it is not done within `timeout` seconds."""
+        builtins.TimeoutError if it is not done within `timeout` seconds (the request goes on)."""
         if not self._h.wait(timeout):
             raise builtins.TimeoutError(f"the request is still running after {timeout} s")
         return _result_from(self._h.result())
 
     def cancel(self) -> None:
-        """Stop the request at once; it ends with CancelledError unless already finished."""
+        """Stop the request at once; it ends with CancelledError unless it had already finished.
+        Idempotent."""
         self._h.cancel()
 
     def __repr__(self) -> str:
@@ -309,8 +444,9 @@ class Job:
 
 
 def _result_from(raw: Dict[str, Any]) -> Result:
+    handle = raw.get("handle")
     return Result(
-        images=[Image(**im) for im in raw["images"]],
+        images=[Image(_source=handle, _index=i, **im) for i, im in enumerate(raw["images"])],
         text=raw["text"],
         usage=Usage(**raw["usage"]),
         attempts=[Attempt.from_dict(a) for a in raw["attempts"]],
@@ -322,8 +458,13 @@ def _result_from(raw: Dict[str, Any]) -> Result:
     )
 
 
-def check_image(data: Union[bytes, bytearray, memoryview]) -> ImageCheck:
-    """Decode and validate encoded image bytes: is it a valid image, and is it blank?"""
+def check_image(data: Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"]) -> ImageCheck:
+    """Decode and validate an encoded image (bytes, or a file path): is it a valid image within
+    the engine's limits, and is it blank (one flat colour, fully transparent...)? The verdict
+    says why not in .reason; nothing raises for a bad image."""
+    if isinstance(data, (str, os.PathLike)):
+        with open(data, "rb") as f:
+            data = f.read()
     d = _nbcore.check_image(bytes(data))
     return ImageCheck(ok=d["ok"], blank=d["blank"], width=d["width"], height=d["height"],
                       reason=d["reason"], code=d["code"], mime=d["mime"], channels=d["channels"])

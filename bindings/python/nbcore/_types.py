@@ -69,13 +69,13 @@ class RetryPolicy:
 class Attempt:
     """One attempt of a request: where it went, what came back, how long we waited after it."""
 
-    number: int
-    route: str
+    number: int                     # 1-based
+    route: str                      # the route it went to: "ai-studio", "vertex:global", "custom:<url>"
     outcome: str                    # status name: "OK", "RATE_LIMITED", ...
-    http_status: int
-    reason: str
-    server_delay: Optional[float]   # seconds the server asked for, or None
-    chosen_delay: float             # seconds waited before the next attempt
+    http_status: int                # 0 when no reply arrived
+    reason: str                     # quotaId, finishReason, blockReason, ... ("" when none)
+    server_delay: Optional[float]   # seconds the server asked to wait, or None when it said nothing
+    chosen_delay: float             # seconds waited before the next attempt (0.0 after the last)
     duration: float                 # seconds the attempt took
     image_size: str = ""            # the size this attempt asked for (changes after a downgrade)
     execution: str = "not_sent"     # "not_sent", "possibly_executed" (sent, no reply), "executed"
@@ -96,17 +96,67 @@ class Attempt:
 
 @dataclass(frozen=True)
 class Image:
-    """A generated image: the encoded bytes exactly as the server sent them."""
+    """A generated image: the encoded bytes exactly as the server sent them, plus its size.
+
+    data is the encoded file (PNG or JPEG, see mime); width and height are in pixels; channels is
+    what the file decodes to (3 RGB, 4 RGBA, 1 grey...). pixels(), to_numpy() and to_pil() give
+    the decoded pixels; save() writes the file.
+    """
 
     data: bytes
     mime: str
     width: int
     height: int
     channels: int = 0
+    # The C result this image came from (kept alive by this reference), and its index there.
+    _source: Any = field(default=None, repr=False, compare=False)
+    _index: int = field(default=0, repr=False, compare=False)
 
     @property
     def extension(self) -> str:
+        """The file extension of the encoded format: ".png", ".jpg", ".webp" (".bin" if unknown)."""
         return {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}.get(self.mime, ".bin")
+
+    @property
+    def has_alpha(self) -> bool:
+        """True when the image carries an alpha channel (grey+alpha or RGBA)."""
+        return self.channels in (2, 4)
+
+    def pixels(self, channels: Optional[int] = None) -> Any:
+        """The decoded pixels as an nbcore.Pixels object, which supports the buffer protocol:
+        numpy.asarray() and memoryview() read it in place, shape (height, width, channels),
+        8 bits per channel, rows top to bottom.
+
+        channels: 4 for RGBA, 3 for RGB (alpha dropped), None for 4 when the image has alpha and
+        3 when it has none (grey images become RGB). Each call converts once, from the pixels
+        the engine decoded while validating the reply; nothing is decoded a second time.
+        """
+        want = channels if channels is not None else (4 if self.has_alpha else 3)
+        if self._source is not None:
+            return self._source.pixels(self._index, want)
+        raise ValueError("this Image was not made by nbcore, so it has no decoded pixels; "
+                         "decode .data yourself (e.g. with Pillow)")
+
+    def to_numpy(self, channels: Optional[int] = None) -> Any:
+        """The pixels as a numpy uint8 array of shape (height, width, channels), without a copy
+        beyond the one conversion (the array reads pixels() through the buffer protocol and is
+        writable). channels as in pixels(): by default (H, W, 4) RGBA when the image has alpha,
+        (H, W, 3) RGB when it has none. Needs numpy."""
+        try:
+            import numpy
+        except ImportError:
+            raise ImportError("Image.to_numpy() needs numpy: pip install numpy") from None
+        return numpy.asarray(self.pixels(channels))
+
+    def to_pil(self) -> Any:
+        """The image as a PIL.Image.Image (mode "RGBA" when it has alpha, else "RGB"), made from
+        the decoded pixels. Needs Pillow."""
+        try:
+            from PIL import Image as _PIL  # type: ignore
+        except ImportError:
+            raise ImportError("Image.to_pil() needs Pillow: pip install pillow") from None
+        px = self.pixels()
+        return _PIL.frombuffer(px.mode, (px.width, px.height), px, "raw", px.mode, 0, 1)
 
     def save(self, path: "os.PathLike[str] | str") -> str:
         """Write the image and return the path. The bytes are written exactly as received when the
@@ -142,7 +192,11 @@ class Usage:
 
 @dataclass(frozen=True)
 class Result:
-    """What generate() returns: the images, any text, token usage, and every attempt."""
+    """What generate() returns: the images, any text, token usage, cost, and every attempt.
+
+    The Result (and each of its Images) keeps the engine's result alive, decoded pixels included,
+    so Image.to_numpy() and to_pil() work for as long as you hold either.
+    """
 
     images: List[Image]
     text: str

@@ -184,7 +184,8 @@ struct ClientHandle {
     ClientHandle(std::optional<std::string> api_key, std::optional<std::string> base_url,
                  std::optional<std::string> model, py::dict retry, int64_t deadline_ms,
                  int64_t attempt_timeout_ms, int64_t idle_timeout_ms, bool stream, py::object on_event,
-                 py::list routes, bool downgrade_on_timeout, bool retry_budget, py::dict quota) {
+                 py::list routes, bool downgrade_on_timeout, bool retry_budget, py::dict quota, int backend,
+                 std::optional<std::string> project, std::optional<std::string> location) {
         nbc_retry_policy policy = policy_from_dict(retry);
         std::vector<std::string> route_strings;
         std::vector<nbc_route> route_list = routes_from(routes, route_strings);
@@ -223,15 +224,26 @@ struct ClientHandle {
         o.state_path = or_null(state_path);
         o.prices_json = or_null(prices);
         o.max_in_flight = static_cast<int32_t>(int_field("max_in_flight"));
+        o.backend = backend;
+        o.project = or_null(project);
+        o.location = or_null(location);
         if (!on_event.is_none()) {
             events = std::make_unique<EventBridge>();
             events->callback = on_event;
             o.on_event = &EventBridge::trampoline;
             o.event_payload = events.get();
         }
-        check(nbc_client_new(&client, &o));
+        int rc;
+        {
+            py::gil_scoped_release nogil;   // opening a shared state file may wait for its lock
+            rc = nbc_client_new(&client, &o);
+        }
+        check(rc);
     }
-    ~ClientHandle() { nbc_client_free(client); }
+    ~ClientHandle() {
+        py::gil_scoped_release nogil;
+        nbc_client_free(client);
+    }
 
     std::string usage(int format) {
         char* text = nullptr;
@@ -278,9 +290,59 @@ struct ClientHandle {
     }
 };
 
-// A result (online or a batch entry) as the dict _result_from() reads.
-py::dict result_dict(const nbc_result* res) {
+// Decoded pixels, exported through the buffer protocol as a height x width x channels array of
+// bytes (rows top to bottom): numpy.asarray() and memoryview() read them in place.
+struct Pixels {
+    std::unique_ptr<uint8_t[]> data;
+    py::ssize_t width = 0, height = 0, channels = 4;
+};
+
+// Owns one nbc_result for as long as any Python Result or Image refers to it, so pixels can be
+// converted on request (nbc_result_image_rgba) long after the request finished.
+struct ResultHandle {
+    nbc_result* res = nullptr;
+    explicit ResultHandle(nbc_result* r) : res(r) {}
+    ~ResultHandle() { nbc_result_free(res); }
+    ResultHandle(const ResultHandle&) = delete;
+    ResultHandle& operator=(const ResultHandle&) = delete;
+
+    // channels 4: RGBA; 3: RGB (alpha dropped in place after the one conversion).
+    std::unique_ptr<Pixels> pixels(int index, int channels) {
+        if (channels != 3 && channels != 4) {
+            PyErr_SetString(PyExc_ValueError, "channels must be 3 (RGB) or 4 (RGBA)");
+            throw py::error_already_set();
+        }
+        nbc_image_info info = NBC_IMAGE_INFO_INIT;
+        check(nbc_result_image(&info, res, index));
+        auto px = std::make_unique<Pixels>();
+        px->width = info.width;
+        px->height = info.height;
+        px->channels = channels;
+        const std::size_t count = static_cast<std::size_t>(info.width) * static_cast<std::size_t>(info.height);
+        px->data.reset(new uint8_t[count * 4]);   // not value-initialised: every byte is written
+        int rc;
+        {
+            py::gil_scoped_release nogil;
+            rc = nbc_result_image_rgba(res, index, px->data.get(), count * 4);
+            if (rc == NBC_OK && channels == 3) {
+                uint8_t* p = px->data.get();
+                for (std::size_t i = 0; i < count; ++i) {   // forward: the write never passes the read
+                    p[i * 3 + 0] = p[i * 4 + 0];
+                    p[i * 3 + 1] = p[i * 4 + 1];
+                    p[i * 3 + 2] = p[i * 4 + 2];
+                }
+            }
+        }
+        check(rc);
+        return px;
+    }
+};
+
+// A result (online or a batch entry) as the dict _result_from() reads. Takes ownership of res.
+py::dict result_dict(nbc_result* res) {
+    auto handle = std::make_shared<ResultHandle>(res);
     py::dict out;
+    out["handle"] = handle;
     py::list imgs;
     for (int i = 0, n = nbc_result_image_count(res); i < n; ++i) {
         nbc_image_info info = NBC_IMAGE_INFO_INIT;
@@ -325,7 +387,10 @@ struct JobHandle {
     nbc_job* job = nullptr;
     std::shared_ptr<ClientHandle> client;   // keeps the client (and its event bridge) alive
 
-    ~JobHandle() { nbc_job_free(job); }
+    ~JobHandle() {
+        py::gil_scoped_release nogil;   // a running job is cancelled first
+        nbc_job_free(job);
+    }
 
     // True when done within `timeout` seconds (None = until done).
     bool wait(std::optional<double> timeout) {
@@ -359,7 +424,12 @@ struct JobHandle {
 
     bool done() {
         int d = 0;
-        check(nbc_job_wait(&d, job, 0));
+        int rc;
+        {
+            py::gil_scoped_release nogil;   // pending events are delivered (with the GIL) here
+            rc = nbc_job_wait(&d, job, 0);
+        }
+        check(rc);
         if (client->events)
             if (auto e = client->events->take_pending()) throw std::move(*e);
         return d != 0;
@@ -368,8 +438,10 @@ struct JobHandle {
     py::dict result() {
         nbc_result* res = nullptr;
         int rc = nbc_job_result(&res, job);
-        std::unique_ptr<nbc_result, decltype(&nbc_result_free)> owned(res, &nbc_result_free);
-        check(rc);
+        if (rc != NBC_OK) {
+            nbc_result_free(res);
+            raise_last_error();
+        }
         return result_dict(res);
     }
 
@@ -518,9 +590,17 @@ struct BatchHandle {
         o.poll_initial_ms = poll_initial_ms;
         o.poll_max_ms = poll_max_ms;
         o.inline_limit_bytes = inline_limit_bytes;
-        check(nbc_batch_client_new(&bc, &o));
+        int rc;
+        {
+            py::gil_scoped_release nogil;
+            rc = nbc_batch_client_new(&bc, &o);
+        }
+        check(rc);
     }
-    ~BatchHandle() { nbc_batch_client_free(bc); }
+    ~BatchHandle() {
+        py::gil_scoped_release nogil;
+        nbc_batch_client_free(bc);
+    }
     BatchHandle(const BatchHandle&) = delete;
     BatchHandle& operator=(const BatchHandle&) = delete;
 
@@ -622,7 +702,6 @@ struct BatchHandle {
             e["key"] = nbc_batch_results_key(rs, i);
             nbc_result* r = nullptr;
             if (nbc_batch_results_entry(&r, rs, i) == NBC_OK) {
-                std::unique_ptr<nbc_result, decltype(&nbc_result_free)> res(r, &nbc_result_free);
                 e["result"] = result_dict(r);
                 e["error"] = py::none();
             } else {
@@ -640,6 +719,9 @@ struct BatchHandle {
 PYBIND11_MODULE(_nbcore, m) {
     m.doc() = "Low-level bindings over the nbcore C ABI; use the nbcore package instead.";
     m.attr("ABI_VERSION_STRING") = NBC_VERSION_STRING;
+    m.attr("BACKEND_ENV") = NBC_BACKEND_ENV;
+    m.attr("BACKEND_AI_STUDIO") = NBC_BACKEND_AI_STUDIO;
+    m.attr("BACKEND_VERTEX") = NBC_BACKEND_VERTEX;
     m.def("version", [] { return std::string(nbc_version_string()); });
     m.def("version_number", [] { return nbc_version_number(); });
     m.def("status_name", [](int code) { return std::string(nbc_status_name(code)); });
@@ -647,6 +729,32 @@ PYBIND11_MODULE(_nbcore, m) {
     m.def("check_image", &check_image, py::arg("data"));
     m.def("retry_preset", &retry_preset, py::arg("preset"));
     m.def("diagnose", &diagnose, py::arg("status"), py::arg("body"), py::arg("headers"));
+
+    py::class_<Pixels>(m, "Pixels", py::buffer_protocol(), R"doc(
+Decoded pixels of one image: 8 bits per channel, rows top to bottom, channels RGB or RGBA.
+Supports the buffer protocol, so numpy.asarray(p) or memoryview(p) read them without a copy
+(shape (height, width, channels), dtype uint8). Made by nbcore.Image.pixels().)doc")
+        .def_buffer([](Pixels& p) {
+            return py::buffer_info(p.data.get(), 1, py::format_descriptor<uint8_t>::format(), 3,
+                                   {p.height, p.width, p.channels}, {p.width * p.channels, p.channels, py::ssize_t(1)},
+                                   false);
+        })
+        .def_property_readonly("width", [](const Pixels& p) { return p.width; })
+        .def_property_readonly("height", [](const Pixels& p) { return p.height; })
+        .def_property_readonly("channels", [](const Pixels& p) { return p.channels; })
+        .def_property_readonly("mode", [](const Pixels& p) { return p.channels == 4 ? "RGBA" : "RGB"; },
+                               "The Pillow mode of these pixels: \"RGBA\" or \"RGB\".")
+        .def_property_readonly("nbytes", [](const Pixels& p) { return p.width * p.height * p.channels; })
+        .def("tobytes", [](const Pixels& p) {
+            return py::bytes(reinterpret_cast<const char*>(p.data.get()), static_cast<std::size_t>(p.width * p.height * p.channels));
+        }, "A copy of the pixels as bytes.")
+        .def("__repr__", [](const Pixels& p) {
+            return "<nbcore.Pixels " + std::to_string(p.width) + "x" + std::to_string(p.height) + " " +
+                   (p.channels == 4 ? "RGBA" : "RGB") + ">";
+        });
+
+    py::class_<ResultHandle, std::shared_ptr<ResultHandle>>(m, "_Result")
+        .def("pixels", &ResultHandle::pixels, py::arg("index"), py::arg("channels"));
 
     py::class_<JobHandle>(m, "_Job")
         .def("wait", &JobHandle::wait, py::arg("timeout"))
@@ -670,11 +778,13 @@ PYBIND11_MODULE(_nbcore, m) {
 
     py::class_<ClientHandle, std::shared_ptr<ClientHandle>>(m, "_Client")
         .def(py::init<std::optional<std::string>, std::optional<std::string>, std::optional<std::string>,
-                      py::dict, int64_t, int64_t, int64_t, bool, py::object, py::list, bool, bool, py::dict>(),
+                      py::dict, int64_t, int64_t, int64_t, bool, py::object, py::list, bool, bool, py::dict, int,
+                      std::optional<std::string>, std::optional<std::string>>(),
              py::arg("api_key"), py::arg("base_url"), py::arg("model"), py::arg("retry"),
              py::arg("deadline_ms"), py::arg("attempt_timeout_ms"), py::arg("idle_timeout_ms"),
              py::arg("stream"), py::arg("on_event"), py::arg("routes"), py::arg("downgrade_on_timeout"),
-             py::arg("retry_budget"), py::arg("quota"))
+             py::arg("retry_budget"), py::arg("quota"), py::arg("backend"), py::arg("project"),
+             py::arg("location"))
         .def("usage", &ClientHandle::usage, py::arg("format"))
         .def("submit", &submit, py::arg("prompt"), py::arg("model"), py::arg("aspect_ratio"),
              py::arg("image_size"), py::arg("seed"), py::arg("temperature"), py::arg("system_instruction"),
