@@ -14,6 +14,17 @@ from typing import Any, Dict, List, Optional
 import pytest
 
 KEY = "pytest-key-0001"
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def pytest_configure(config):
+    """These tests are for the installed package (scripts/build-python), never the source tree."""
+    import nbcore
+
+    where = os.path.dirname(os.path.abspath(nbcore.__file__))
+    if where.startswith(os.path.join(REPO, "bindings")):
+        raise pytest.UsageError(f"nbcore is imported from the source tree ({where}); install it with "
+                                "scripts/build-python and run .venv/bin/python -m pytest")
 
 
 class Emulator:
