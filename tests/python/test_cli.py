@@ -83,3 +83,182 @@ def test_emulator_subcommand_runs_the_bundled_binary():
     p = run_cli(["emulator", "--help"], {})
     assert p.returncode == 0
     assert "--port" in p.stdout + p.stderr
+
+
+REPO = os.path.join(os.path.dirname(__file__), "..", "..")
+
+
+def test_generate_n_writes_numbered_files_with_successive_seeds(emulator, tmp_path):
+    out = tmp_path / "many.png"
+    p = run_cli(["generate", "a kite", "-n", "3", "--seed", "7", "--model", "gemini-2.5-flash-image",
+                 "-o", str(out), "--json"], env_for(emulator))
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    files = [str(out), str(tmp_path / "many-2.png"), str(tmp_path / "many-3.png")]
+    assert doc["ok"] and doc["exit_code"] == 0 and sorted(doc["files"]) == sorted(files)
+    assert len(doc["results"]) == 3 and all(r["ok"] for r in doc["results"])
+    assert all(os.path.exists(f) for f in files)
+    seeds = sorted(r["body"]["generationConfig"]["seed"] for r in emulator.requests())
+    assert seeds == [7, 8, 9]
+
+
+def test_generate_n_reports_a_failure_among_successes(emulator, tmp_path):
+    emulator.script(["image_safety"])
+    p = run_cli(["generate", "a kite", "-n", "2", "-o", str(tmp_path / "x.jpg"), "--retry", "none"],
+                env_for(emulator))
+    assert p.returncode == 10 + 13, p.stderr
+    assert "error: BLOCKED_POLICY (BlockedPolicyError)" in p.stderr and "wrote" in p.stdout
+
+
+def test_edit_sends_the_image_as_an_edit_request(emulator, tmp_path):
+    from test_api import _png
+    src = tmp_path / "in.png"
+    src.write_bytes(_png(32, 32, lambda x, y: (x * 8, y * 8, 90)))
+    out = tmp_path / "edited.png"
+    p = run_cli(["edit", str(src), "make it night", "-o", str(out), "--model", "gemini-2.5-flash-image", "--json"],
+                env_for(emulator))
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["ok"] and doc["files"] == [str(out)] and out.exists()
+    parts = emulator.requests()[0]["body"]["contents"][-1]["parts"]
+    assert parts[0]["text"] == "make it night" and parts[1]["inlineData"]["mimeType"] == "image/png"
+
+
+def test_edit_with_a_mask_is_a_typed_error_until_inpainting_exists(emulator, tmp_path):
+    from test_api import _png
+    src = tmp_path / "in.png"
+    src.write_bytes(_png(8, 8, lambda x, y: (x, y, 0)))
+    args = ["edit", str(src), "a hat", "--mask", str(src), "-o", str(tmp_path / "o.png")]
+    p = run_cli(args, env_for(emulator))
+    assert p.returncode == 10 + 20   # INVALID_ARG
+    assert "error: INVALID_ARG (InvalidArgumentError): mask inpainting is not available yet" in p.stderr
+    assert "advice:" in p.stderr and "Traceback" not in p.stderr
+    p = run_cli(args + ["--json"], env_for(emulator))
+    doc = json.loads(p.stdout)
+    assert (doc["ok"], doc["code"], doc["reason"], doc["exit_code"]) == (False, "INVALID_ARG", "MASK_NOT_AVAILABLE", 30)
+    assert emulator.requests() == []
+
+
+def test_diagnose_reads_stdin_and_prints_json():
+    body = '{"error":{"code":503,"message":"The model is overloaded. Please try again later.","status":"UNAVAILABLE"}}'
+    p = run_cli(["diagnose", "--status", "503", "-", "--json"], {}, input=body)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["code"] == "UNAVAILABLE" and doc["retryable"] and doc["advice"]
+    p = run_cli(["diagnose", "--status", "503", "-"], {}, input=body)
+    assert "class:      UNAVAILABLE" in p.stdout and "advice:" in p.stdout
+
+
+def test_check_and_usage_json(tmp_path):
+    from test_api import _png
+    good = tmp_path / "good.png"
+    good.write_bytes(_png(16, 16, lambda x, y: (x * 16, y * 16, 0)))
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    p = run_cli(["check", str(good), str(bad), "--json"], {})
+    rows = json.loads(p.stdout)
+    assert p.returncode == 10 + 16   # BAD_RESPONSE
+    assert [r["ok"] for r in rows] == [True, False] and rows[1]["reason"]
+    p = run_cli(["usage", "--json", "--state", str(tmp_path / "state.db")], {})
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["keys"] == [] and doc["exists"] is False   # nothing recorded yet is not an error
+    p = run_cli(["usage", "--state", str(tmp_path / "state.db")], {})
+    assert p.returncode == 0 and "no quota or spend recorded yet" in p.stdout
+
+
+def test_usage_after_a_generate(emulator, tmp_path):
+    state = str(tmp_path / "state.db")
+    p = run_cli(["generate", "x", "-q", "--state", state, "--budget-daily", "5", "-o", str(tmp_path / "g.jpg")],
+                env_for(emulator))
+    assert p.returncode == 0, p.stderr
+    p = run_cli(["usage", "--json", "--state", state], {})
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert len(doc["keys"]) == 1 and any(c["period"] == "daily" for c in doc["caps"])
+    assert KEY not in p.stdout
+    p = run_cli(["usage", "--state", state], {})
+    assert p.returncode == 0 and p.stdout.strip()
+
+
+def test_missing_file_is_exit_1_with_or_without_json(tmp_path):
+    p = run_cli(["check", str(tmp_path / "nope.png")], {})
+    assert p.returncode == 1 and "error: OS_ERROR" in p.stderr and "Traceback" not in p.stderr
+    p = run_cli(["check", str(tmp_path / "nope.png"), "--json"], {})
+    doc = json.loads(p.stdout)
+    assert p.returncode == 1 and doc["code"] == "OS_ERROR" and doc["exit_code"] == 1
+
+
+def test_both_keys_warning_is_one_plain_line(emulator, tmp_path):
+    env = env_for(emulator)
+    env["GOOGLE_API_KEY"] = KEY
+    p = run_cli(["generate", "x", "-o", str(tmp_path / "w.jpg"), "-q"], env)
+    assert p.returncode == 0, p.stderr
+    assert "warning: GOOGLE_API_KEY and GEMINI_API_KEY are both set" in p.stderr
+    assert "UserWarning" not in p.stderr
+
+
+def test_console_script_is_installed():
+    exe = os.path.join(os.path.dirname(sys.executable), "nbcore")
+    p = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0
+    for command in ("generate", "edit", "diagnose", "check", "usage", "batch", "emulator"):
+        assert command in p.stdout
+    assert "Exit codes" in p.stdout
+
+
+def test_documented_exit_codes_are_the_real_ones():
+    """docs/python.md's exit-code table lists every class, and each code is what the CLI returns."""
+    import nbcore
+    from nbcore.cli import exit_code_for
+
+    rows = {}
+    with open(os.path.join(REPO, "docs", "python.md"), encoding="utf-8") as f:
+        for line in f:
+            cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+            if len(cells) >= 3 and cells[0].isdigit() and cells[2].endswith("Error"):
+                rows[cells[2]] = (int(cells[0]), cells[1])
+    classes = [getattr(nbcore, n) for n in nbcore.__all__
+               if isinstance(getattr(nbcore, n), type) and issubclass(getattr(nbcore, n), nbcore.NbcoreError)
+               and getattr(nbcore, n) not in (nbcore.NbcoreError, nbcore.SafetyBlockedError)]
+    assert {c.__name__ for c in classes} == set(rows)
+    for cls in classes:
+        code, name = rows[cls.__name__]
+        assert name == cls.code and exit_code_for(cls("x")) == code, cls
+
+
+def test_live_line_on_a_terminal_and_plain_lines_otherwise(emulator, tmp_path):
+    import pty
+    import select
+
+    emulator.script([{"fault": "rpm_429", "retry_delay": "1.5s"}])
+    master, slave = pty.openpty()
+    env = dict(os.environ)
+    env.pop("GOOGLE_API_KEY", None)
+    env.update(env_for(emulator))
+    env["COLUMNS"] = "120"
+    proc = subprocess.Popen([sys.executable, "-m", "nbcore", "generate", "x", "-o", str(tmp_path / "t.jpg")],
+                            stdout=subprocess.PIPE, stderr=slave, env=env)
+    os.close(slave)
+    seen = b""
+    while True:
+        r, _, _ = select.select([master], [], [], 10)
+        if not r:
+            break
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    proc.wait(timeout=30)
+    os.close(master)
+    text = seen.decode(errors="replace")
+    assert proc.returncode == 0
+    assert "\r" in text, "the live line is rewritten in place on a terminal"
+    assert "RATE_LIMITED" in text and "s left)" in text, text   # the retry's reason and countdown
+    # Not a terminal (the earlier tests): plain lines, no carriage returns.
+    emulator.script([{"fault": "rpm_429", "retry_delay": "0.3s"}])
+    p = run_cli(["generate", "x", "-o", str(tmp_path / "u.jpg")], env_for(emulator))
+    assert p.returncode == 0 and "\r" not in p.stderr and "waiting" in p.stderr

@@ -1,8 +1,9 @@
-"""The nbcore command line: `nbcore generate`, `nbcore check`, `nbcore batch`, `nbcore emulator`.
+"""The nbcore command line: generate, edit, diagnose, check, usage, batch, emulator.
 
-Exit codes: 0 success; 2 bad command-line usage; 10 + the status code for an nbcore failure
-(11 RATE_LIMITED, 12 QUOTA_EXHAUSTED, ... 30 INVALID_ARG, 31 INTERNAL; see `nbcore --help`);
-1 for anything else (a file that cannot be written, for instance).
+Exit codes (docs/python.md has the table): 0 success; 1 any other failure (a file that cannot be
+read or written, for instance); 2 bad command-line usage; 10 + the status code for an nbcore
+failure (11 RATE_LIMITED, 12 QUOTA_EXHAUSTED, ... 30 INVALID_ARG, 31 INTERNAL; `nbcore --help`
+lists them); 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -12,13 +13,17 @@ import json
 import os
 import shutil
 import sys
-from typing import Any, Dict, List, Optional
+import warnings
+from typing import Any, Dict, List, Optional, Tuple
 
 from . import (ASPECT_RATIOS, DEFAULT_MODEL, DEFAULT_STATE, IMAGE_SIZES, Client, InvalidArgumentError,
                NbcoreError, _nbcore, check_image, diagnose, state_usage)
 from ._errors import STATUS_NAMES
 
 EXIT_BASE = 10
+EXIT_OTHER = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
 def exit_code_for(err: NbcoreError) -> int:
@@ -109,70 +114,174 @@ class EventPrinter:
 
 
 def _print_error(err: NbcoreError, as_json: bool) -> None:
+    """The class, the message and the advice; one JSON object on stdout with --json."""
     if as_json:
         print(json.dumps(_error_json(err)), flush=True)
         return
-    print(f"error: {err.code}: {err.message}", file=sys.stderr)
+    print(f"error: {err.code} ({type(err).__name__}): {err.message}", file=sys.stderr)
+    if err.retry_after is not None:
+        print(f"retry after: {err.retry_after:.1f} s", file=sys.stderr)
     if err.advice:
         print(f"advice: {err.advice}", file=sys.stderr)
 
 
 def _error_json(err: NbcoreError) -> Dict[str, Any]:
     return {
-        "ok": False, "code": err.code, "message": err.message, "advice": err.advice,
+        "ok": False, "code": err.code, "class": type(err).__name__, "exit_code": exit_code_for(err),
+        "message": err.message, "advice": err.advice,
         "http_status": err.http_status, "api_status": err.api_status, "reason": err.reason,
         "retry_after": err.retry_after, "dimension": err.dimension,
-        "safety_layer": err.safety_layer, "attempts": [a.__dict__ for a in err.attempts],
+        "safety_layer": err.safety_layer, "route": getattr(err, "route", ""),
+        "attempts": [a.__dict__ for a in err.attempts],
     }
 
 
-def cmd_generate(args: argparse.Namespace) -> int:
-    live = None if args.quiet or args.json else LiveLine()
-    printer = None if args.quiet or args.json else EventPrinter(live=live)
+def _print_other_error(kind: str, message: str, advice: str, code: int, as_json: bool) -> None:
+    """A failure that is not an NbcoreError (a file that cannot be read, say): same shape."""
+    if as_json:
+        print(json.dumps({"ok": False, "code": kind, "class": kind, "exit_code": code,
+                          "message": message, "advice": advice}), flush=True)
+        return
+    print(f"error: {kind}: {message}", file=sys.stderr)
+    if advice:
+        print(f"advice: {advice}", file=sys.stderr)
+
+
+def _output_paths(output: str, count: int) -> List[str]:
+    """FILE for the first image, FILE-2.ext, FILE-3.ext ... for the others."""
+    root, ext = os.path.splitext(output)
+    return [output if i == 0 else f"{root}-{i + 1}{ext}" for i in range(count)]
+
+
+def _result_json(result: Any, files: List[str]) -> Dict[str, Any]:
+    return {
+        "ok": True, "files": files, "text": result.text, "route": result.route,
+        "model_version": result.model_version, "image_size": result.image_size,
+        "usage": result.usage.__dict__, "cost_usd": result.cost_usd,
+        "images": [{"file": f, "mime": im.mime, "width": im.width, "height": im.height, "bytes": len(im.data)}
+                   for f, im in zip(files, result.images)],
+        "attempts": [a.__dict__ for a in result.attempts]}
+
+
+class _TaggedPrinter:
+    """EventPrinter that prefixes each line with the request's number when there are several."""
+
+    def __init__(self, inner: EventPrinter):
+        self.inner = inner
+        self.tag = ""
+
+    def __call__(self, ev: Dict[str, Any]) -> None:
+        if self.tag:
+            print(self.tag, end=" ", file=self.inner.stream)
+        self.inner(ev)
+
+
+def _run_requests(args: argparse.Namespace, prompt: str, images: List[bytes]) -> int:
+    """generate and edit: -n requests at once, one live line (terminal) or plain event lines,
+    images written to -o (numbered after the first), a summary or one JSON object."""
+    count = args.n
+    if count < 1 or count > 64:
+        raise InvalidArgumentError(f"-n {count} is out of range", advice="Ask for 1 to 64 images per run.")
+    quiet = args.quiet or args.json
+    live = None if quiet else LiveLine()
+    printer = None if quiet else _TaggedPrinter(EventPrinter(live=live))
     client = Client(model=args.model, retry=args.retry, max_attempts=args.max_attempts,
                     deadline=args.deadline, on_event=printer, **_quota_args(args))
-    images: List[bytes] = []
-    for path in args.image or []:
-        with open(path, "rb") as f:
-            images.append(f.read())
-    job = client.submit(args.prompt, images=images, aspect_ratio=args.aspect,
-                        image_size=args.size, seed=args.seed)
+    jobs = []
     try:
-        while not job.wait(0.25):
-            if live:
-                live.show(progress_text(job.progress))
+        for i in range(count):
+            seed = None if args.seed is None else args.seed + i
+            jobs.append(client.submit(prompt, images=images, aspect_ratio=args.aspect,
+                                      image_size=args.size, seed=seed))
+        pending = list(range(count))
+        while pending:
+            for i in list(pending):
+                if printer is not None:
+                    printer.tag = f"#{i + 1}" if count > 1 else ""
+                if jobs[i].wait(0.25 / len(pending)):
+                    pending.remove(i)
+            if live and pending:
+                p = jobs[pending[0]].progress
+                head = f"{count - len(pending)}/{count} done; #{pending[0] + 1} " if count > 1 else ""
+                live.show(head + progress_text(p))
     except BaseException:
-        job.cancel()
+        for job in jobs:
+            job.cancel()
         raise
     finally:
         if live:
             live.clear()
-    result = job.result()
-    written = []
-    for i, im in enumerate(result.images):
-        path = args.output
-        if i > 0:
-            root, ext = os.path.splitext(args.output)
-            path = f"{root}-{i + 1}{ext}"
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        written.append(im.save(path))
+
+    outcomes: List[Tuple[Any, Optional[NbcoreError]]] = []
+    for job in jobs:
+        try:
+            outcomes.append((job.result(), None))
+        except NbcoreError as err:
+            outcomes.append((None, err))
+    total_images = sum(len(r.images) for r, _ in outcomes if r is not None)
+    paths = iter(_output_paths(args.output, total_images))
+    docs: List[Dict[str, Any]] = []
+    written: List[str] = []
+    first_error: Optional[NbcoreError] = None
+    for i, (result, err) in enumerate(outcomes):
+        if err is not None:
+            first_error = first_error or err
+            docs.append(_error_json(err))
+            if not args.json:
+                if count > 1:
+                    print(f"request #{i + 1} failed:", file=sys.stderr)
+                _print_error(err, False)
+            continue
+        files = []
+        for im in result.images:
+            path = next(paths)
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            files.append(im.save(path))
+        written += files
+        docs.append(_result_json(result, files))
+        if not args.json:
+            for path, im in zip(files, result.images):
+                size = os.path.getsize(path)
+                how = "" if size == len(im.data) else f", converted from the {im.mime} the server sent"
+                print(f"wrote {path} ({im.width}x{im.height}, {size} bytes{how}) "
+                      f"after {len(result.attempts)} attempt(s), ${result.cost_usd:.3f}")
+            if result.text:
+                print(f"model says: {result.text}")
+    code = 0 if first_error is None else exit_code_for(first_error)
     if args.json:
-        print(json.dumps({
-            "ok": True, "files": written, "text": result.text, "route": result.route,
-            "model_version": result.model_version, "usage": result.usage.__dict__,
-            "images": [{"mime": im.mime, "width": im.width, "height": im.height, "bytes": len(im.data)}
-                       for im in result.images],
-            "cost_usd": result.cost_usd,
-            "attempts": [a.__dict__ for a in result.attempts]}), flush=True)
-    else:
-        for path, im in zip(written, result.images):
-            size = os.path.getsize(path)
-            how = "" if size == len(im.data) else f", converted from the {im.mime} the server sent"
-            print(f"wrote {path} ({im.width}x{im.height}, {size} bytes{how}) "
-                  f"after {len(result.attempts)} attempt(s), ${result.cost_usd:.3f}")
-        if result.text:
-            print(f"model says: {result.text}")
-    return 0
+        doc: Dict[str, Any] = {
+            "ok": first_error is None, "exit_code": code, "files": written,
+            "images": [im for d in docs if d["ok"] for im in d["images"]],
+            "cost_usd": sum(d["cost_usd"] for d in docs if d["ok"]), "results": docs}
+        if first_error is not None:
+            doc.update({k: v for k, v in _error_json(first_error).items() if k not in ("ok", "exit_code")})
+        print(json.dumps(doc), flush=True)
+    return code
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    images: List[bytes] = []
+    for path in args.image or []:
+        with open(path, "rb") as f:
+            images.append(f.read())
+    return _run_requests(args, args.prompt, images)
+
+
+MASK_ADVICE = ("Run `nbcore edit` without --mask and say in the prompt which part to change "
+               "(\"replace the sky with a sunset\"); the whole image is sent as an edit request.")
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    if args.mask is not None:
+        # Masked inpainting (crop, send, composite through the mask) is not in the C ABI yet.
+        raise InvalidArgumentError(
+            "mask inpainting is not available yet in this version of nbcore (--mask "
+            f"{args.mask!r} was given)", advice=MASK_ADVICE, reason="MASK_NOT_AVAILABLE")
+    images: List[bytes] = []
+    for path in [args.input] + (args.image or []):
+        with open(path, "rb") as f:
+            images.append(f.read())
+    return _run_requests(args, args.prompt, images)
 
 
 def _quota_args(args: argparse.Namespace) -> Dict[str, Any]:
@@ -201,8 +310,26 @@ def add_quota_arguments(p: argparse.ArgumentParser) -> None:
                         "`nbcore usage` reads); 'memory' keeps nothing")
 
 
+def default_state_file() -> str:
+    """Where nbcore.DEFAULT_STATE lives (the rule of nbcore.h's NBC_STATE_DEFAULT)."""
+    env = os.environ.get("NBCORE_STATE_FILE")
+    if env:
+        return env
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(base, "nbcore", "state.db")
+
+
 def cmd_usage(args: argparse.Namespace) -> int:
     path = None if args.state == DEFAULT_STATE else args.state
+    shown = default_state_file() if path is None else path
+    if not os.path.exists(shown):
+        # Nothing has run with this state file yet: an empty report, not an error.
+        if args.json:
+            print(json.dumps({"state_path": shown, "exists": False, "keys": [], "caps": []}))
+        else:
+            print(f"no quota or spend recorded yet: {shown} does not exist (it is created by the "
+                  f"first `nbcore generate` or Client(state_path=...) that uses it)")
+        return 0
     if args.json:
         print(json.dumps(state_usage(path)))
     else:
@@ -238,8 +365,9 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     for h in args.header or []:
         name, sep, value = h.partition(":")
         if not sep:
-            print(f"error: --header {h!r} is not 'Name: value'", file=sys.stderr)
-            return 2
+            _print_other_error("USAGE", f"--header {h!r} is not 'Name: value'",
+                               "Write each header as --header 'Retry-After: 30'.", EXIT_USAGE, args.json)
+            return EXIT_USAGE
         headers.append((name.strip(), value.strip()))
     d = diagnose(args.status, body, headers)
     if args.json:
@@ -339,8 +467,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
         try:
             entries = _read_batch_file(args.file, args.model)
         except _BatchInputError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+            _print_other_error("USAGE", str(e), "", EXIT_USAGE, args.json)
+            return EXIT_USAGE
         by_model: Dict[str, List[Dict[str, Any]]] = {}
         for e in entries:
             by_model.setdefault(e["model"], []).append(e)
@@ -351,9 +479,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
                 how = "as a JSONL file" if job.file_input else "inline"
                 print(f"submitted {job.name}: {len(group)} request(s) for {model}, {how}", file=sys.stderr, flush=True)
     if not names:
-        print("error: give a JSONL file of requests, or --resume BATCH_NAME to collect a submitted batch",
-              file=sys.stderr)
-        return 2
+        _print_other_error("USAGE", "no requests: give a JSONL file of requests, or --resume BATCH_NAME",
+                           "`nbcore batch requests.jsonl -o out/` submits; --resume collects a submitted batch.",
+                           EXIT_USAGE, args.json)
+        return EXIT_USAGE
 
     rows: List[Dict[str, Any]] = []
     worst = 0
@@ -363,7 +492,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             print(f"interrupted; {name} keeps running on the server. Collect it later with "
                   f"`nbcore batch --resume {name} -o {args.output}`.", file=sys.stderr)
-            return 130
+            return EXIT_INTERRUPTED
         if job.error is not None:
             raise job.error
         for entry in bc.results(name):
@@ -421,27 +550,47 @@ def cmd_emulator(args: argparse.Namespace, rest: List[str]) -> int:
     return 1  # not reached
 
 
+def _add_request_arguments(g: argparse.ArgumentParser, image_help: str) -> None:
+    """The options generate and edit share."""
+    g.add_argument("-o", "--output", default="out.png", help="output file (default out.png)")
+    g.add_argument("--model", default=os.environ.get("NBCORE_MODEL", DEFAULT_MODEL),
+                   help=f"model (default $NBCORE_MODEL, then {DEFAULT_MODEL})")
+    g.add_argument("--aspect", choices=ASPECT_RATIOS, help="aspect ratio")
+    g.add_argument("--size", choices=IMAGE_SIZES, help="image size (Pro only)")
+    g.add_argument("--seed", type=int, help="seed (with -n, request i gets SEED + i)")
+    g.add_argument("-n", type=int, default=1, metavar="N",
+                   help="make N requests at once (default 1); images are numbered after the first")
+    g.add_argument("--image", action="append", metavar="FILE", help=image_help)
+    g.add_argument("--retry", default="interactive", choices=["interactive", "patient", "none"])
+    g.add_argument("--max-attempts", type=int, metavar="N")
+    g.add_argument("--deadline", type=float, metavar="SECONDS", help="total seconds per request")
+    g.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    g.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    add_quota_arguments(g)
+
+
 def build_parser() -> argparse.ArgumentParser:
     codes = ", ".join(f"{EXIT_BASE + i} {n}" for i, n in enumerate(STATUS_NAMES) if i)
     p = argparse.ArgumentParser(
         prog="nbcore", description="Dependable image generation with Gemini image models.",
-        epilog=f"Exit codes: 0 ok, 1 other failure, 2 usage; {codes}.")
+        epilog=f"Exit codes: 0 ok, 1 other failure, 2 usage, 130 interrupted; {codes}. "
+               "Every command but emulator takes --json.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    g = sub.add_parser("generate", help="generate an image from a prompt")
+    g = sub.add_parser("generate", help="generate images from a prompt",
+                       description="Generate images from PROMPT and write them to -o FILE (FILE-2.png, "
+                                   "FILE-3.png ... for more than one).")
     g.add_argument("prompt")
-    g.add_argument("-o", "--output", default="out.png", help="output file (default out.png)")
-    g.add_argument("--model", default=os.environ.get("NBCORE_MODEL", DEFAULT_MODEL))
-    g.add_argument("--aspect", choices=ASPECT_RATIOS, help="aspect ratio")
-    g.add_argument("--size", choices=IMAGE_SIZES, help="image size (Pro only)")
-    g.add_argument("--seed", type=int)
-    g.add_argument("--image", action="append", help="input image for editing (repeatable)")
-    g.add_argument("--retry", default="interactive", choices=["interactive", "patient", "none"])
-    g.add_argument("--max-attempts", type=int)
-    g.add_argument("--deadline", type=float, help="total seconds for the request")
-    g.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    g.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
-    add_quota_arguments(g)
+    _add_request_arguments(g, "input image to draw from or edit (repeatable)")
+
+    e = sub.add_parser("edit", help="edit an image as a prompt says",
+                       description="Send IMAGE with PROMPT as an edit request and write the answer to -o FILE. "
+                                   "--mask (inpainting only inside a mask) is not available yet: it fails "
+                                   f"with INVALID_ARG (exit code {EXIT_BASE + STATUS_NAMES.index('INVALID_ARG')}).")
+    e.add_argument("input", metavar="IMAGE", help="the image to edit")
+    e.add_argument("prompt", help='how to change it, e.g. "make it night"')
+    e.add_argument("--mask", metavar="MASK", help="change only where MASK is white (not available yet)")
+    _add_request_arguments(e, "another input image, e.g. a reference (repeatable)")
 
     u = sub.add_parser("usage", help="quota used against limits and spend against caps, from the state file")
     u.add_argument("--state", default=DEFAULT_STATE, metavar="PATH", help="state file (default: the default one)")
@@ -484,6 +633,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "emulator":
@@ -491,26 +644,28 @@ def main(argv: Optional[List[str]] = None) -> int:
             return cmd_emulator(argparse.Namespace(), argv[1:])
         except FileNotFoundError as e:
             print(f"error: {e}", file=sys.stderr)
-            return 1
+            return EXIT_OTHER
     args = build_parser().parse_args(argv)
+    as_json = getattr(args, "json", False)
+    warnings.showwarning = _show_warning   # "warning: ...", not a source line
+    commands = {"generate": cmd_generate, "edit": cmd_edit, "check": cmd_check, "usage": cmd_usage,
+                "diagnose": cmd_diagnose, "batch": cmd_batch}
     try:
-        if args.command == "generate":
-            return cmd_generate(args)
-        if args.command == "check":
-            return cmd_check(args)
-        if args.command == "usage":
-            return cmd_usage(args)
-        if args.command == "diagnose":
-            return cmd_diagnose(args)
-        if args.command == "batch":
-            return cmd_batch(args)
+        return commands[args.command](args)
     except NbcoreError as err:
-        _print_error(err, getattr(args, "json", False))
+        _print_error(err, as_json)
         return exit_code_for(err)
     except OSError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+        _print_other_error("OS_ERROR", f"{err.strerror or err}{where}",
+                           "Check the path and its permissions.", EXIT_OTHER, as_json)
+        return EXIT_OTHER
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    return 2
+        _print_other_error("INTERRUPTED", "interrupted; the request was cancelled", "", EXIT_INTERRUPTED,
+                           as_json)
+        return EXIT_INTERRUPTED
+    except Exception as err:   # never a traceback: a bug is reported as one
+        _print_other_error(type(err).__name__, str(err),
+                           "This is a bug in nbcore; please report it with the command line you ran.",
+                           EXIT_OTHER, as_json)
+        return EXIT_OTHER
