@@ -132,7 +132,12 @@ def test_path_and_bytes_inputs(client_env, tmp_path):
         assert base64.b64decode(sent) == png
 
 
-def test_an_image_not_made_by_nbcore_has_no_pixels():
-    im = nbcore.Image(data=b"\x89PNG", mime="image/png", width=1, height=1)
-    with pytest.raises(ValueError, match="not made by nbcore"):
-        im.to_numpy()
+def test_results_pickle_and_decode_with_pillow_afterwards(client_env):
+    import pickle
+    result = nbcore.Client(model=FLASH).generate("a lamp")
+    copy = pickle.loads(pickle.dumps(result))
+    assert copy == result and copy.image.data == result.image.data
+    assert np.array_equal(copy.image.to_numpy(), result.image.to_numpy())   # PNG: exact
+    assert copy.image.to_pil().size == (result.image.width, result.image.height)
+    with pytest.raises(ValueError, match="no decoded pixels"):
+        copy.image.pixels()

@@ -128,14 +128,27 @@ class Image:
         8 bits per channel, rows top to bottom.
 
         channels: 4 for RGBA, 3 for RGB (alpha dropped), None for 4 when the image has alpha and
-        3 when it has none (grey images become RGB). Each call converts once, from the pixels
-        the engine decoded while validating the reply; nothing is decoded a second time.
+        3 when it has none (grey images become RGB). Each call converts once into a new buffer,
+        from the pixels the engine decoded while validating the reply (batch results, which
+        keep none, are decoded by that call).
         """
         want = channels if channels is not None else (4 if self.has_alpha else 3)
         if self._source is not None:
             return self._source.pixels(self._index, want)
-        raise ValueError("this Image was not made by nbcore, so it has no decoded pixels; "
-                         "decode .data yourself (e.g. with Pillow)")
+        raise ValueError("this Image was not made by nbcore in this process (it was built by hand or "
+                         "unpickled), so it has no decoded pixels; to_numpy() and to_pil() decode "
+                         ".data with Pillow instead")
+
+    def _pil_decode(self, channels: Optional[int]) -> Any:
+        """For Images without the engine's pixels: decode .data with Pillow."""
+        try:
+            import io
+            from PIL import Image as _PIL  # type: ignore
+        except ImportError:
+            raise ImportError("this Image has no decoded pixels (it was built by hand or unpickled); "
+                              "decoding it needs Pillow: pip install pillow") from None
+        want = channels if channels is not None else (4 if self.has_alpha else 3)
+        return _PIL.open(io.BytesIO(self.data)).convert("RGBA" if want == 4 else "RGB")
 
     def to_numpy(self, channels: Optional[int] = None) -> Any:
         """The pixels as a numpy uint8 array of shape (height, width, channels), without a copy
@@ -146,6 +159,8 @@ class Image:
             import numpy
         except ImportError:
             raise ImportError("Image.to_numpy() needs numpy: pip install numpy") from None
+        if self._source is None:
+            return numpy.array(self._pil_decode(channels))
         return numpy.asarray(self.pixels(channels))
 
     def to_pil(self) -> Any:
@@ -155,8 +170,16 @@ class Image:
             from PIL import Image as _PIL  # type: ignore
         except ImportError:
             raise ImportError("Image.to_pil() needs Pillow: pip install pillow") from None
+        if self._source is None:
+            return self._pil_decode(None)
         px = self.pixels()
         return _PIL.frombuffer(px.mode, (px.width, px.height), px, "raw", px.mode, 0, 1)
+
+    def __getstate__(self) -> Dict[str, Any]:
+        # The engine's result does not cross processes: an unpickled Image decodes with Pillow.
+        state = dict(self.__dict__)
+        state["_source"] = None
+        return state
 
     def save(self, path: "os.PathLike[str] | str") -> str:
         """Write the image and return the path. The bytes are written exactly as received when the
