@@ -159,12 +159,18 @@ def test_check_and_usage_json(tmp_path):
     rows = json.loads(p.stdout)
     assert p.returncode == 10 + 16   # BAD_RESPONSE
     assert [r["ok"] for r in rows] == [True, False] and rows[1]["reason"]
-    p = run_cli(["usage", "--json", "--state", str(tmp_path / "state.db")], {})
+    # The default state file before anything ran: nothing recorded, not an error.
+    fresh = {"NBCORE_STATE_FILE": str(tmp_path / "fresh" / "state.db")}
+    p = run_cli(["usage", "--json"], fresh)
     assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)
-    assert doc["keys"] == [] and doc["exists"] is False   # nothing recorded yet is not an error
-    p = run_cli(["usage", "--state", str(tmp_path / "state.db")], {})
+    assert doc["keys"] == [] and doc["exists"] is False
+    p = run_cli(["usage"], fresh)
     assert p.returncode == 0 and "no quota or spend recorded yet" in p.stdout
+    # A --state path that does not exist is a mistake worth an exit code.
+    p = run_cli(["usage", "--json", "--state", str(tmp_path / "typo.db")], {})
+    doc = json.loads(p.stdout)
+    assert p.returncode == 30 and doc["code"] == "INVALID_ARG" and "--state" in doc["advice"]
 
 
 def test_usage_after_a_generate(emulator, tmp_path):

@@ -321,14 +321,19 @@ def default_state_file() -> str:
 
 def cmd_usage(args: argparse.Namespace) -> int:
     path = None if args.state == DEFAULT_STATE else args.state
-    shown = default_state_file() if path is None else path
-    if not os.path.exists(shown):
-        # Nothing has run with this state file yet: an empty report, not an error.
+    if path is not None and not os.path.exists(path):
+        raise InvalidArgumentError(
+            f"no state file at {path}",
+            advice="Check the path given to --state; a state file is created by the first "
+                   "`nbcore generate --state PATH` (or Client(state_path=PATH)) that uses it.")
+    if path is None and not os.path.exists(default_state_file()):
+        # Nothing has run with the default state file yet: an empty report, not an error.
+        shown = default_state_file()
         if args.json:
             print(json.dumps({"state_path": shown, "exists": False, "keys": [], "caps": []}))
         else:
-            print(f"no quota or spend recorded yet: {shown} does not exist (it is created by the "
-                  f"first `nbcore generate` or Client(state_path=...) that uses it)")
+            print(f"no quota or spend recorded yet: {shown} does not exist (the first "
+                  f"`nbcore generate` creates it)")
         return 0
     if args.json:
         print(json.dumps(state_usage(path)))
