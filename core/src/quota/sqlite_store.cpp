@@ -545,7 +545,7 @@ std::shared_ptr<StateBackend> open_state_store(const std::string& path, const St
             fail(Status::INVALID_ARG, path, "not a regular file", "Point the state store at a file, not a directory.");
     } else {
         if (!options.create)
-            fail(Status::INVALID_ARG, path, "does not exist", "Create it first (StoreOptions::create), or fix the path.");
+            fail(Status::INVALID_ARG, path, "does not exist", "Fix the path, or run a client with this state file once: clients create it (0600) when they first use it.");
         make_parents(path);
         // Created here with 0600 (O_EXCL: if another process wins the race, its file is used as is);
         // SQLite gives its -wal and -shm files the same mode.
