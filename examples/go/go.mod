@@ -1,0 +1,3 @@
+module example.com/nbcore-go
+
+go 1.19
