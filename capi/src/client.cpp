@@ -23,6 +23,8 @@ namespace {
 // The first published layout of nbc_client_options ends after event_payload.
 // The first published layout ended at route_count; callers built against it are still served.
 constexpr std::size_t kClientOptionsV1 = offsetof(nbc_client_options, tier);
+// The layout that added backend, project and location ends after location.
+constexpr std::size_t kClientOptionsV3 = offsetof(nbc_client_options, location) + sizeof(const char*);
 
 std::string opt_str(const char* s) { return s ? std::string(s) : std::string(); }
 
@@ -243,6 +245,14 @@ NBC_API(int) nbc_client_new(nbc_client** out, const nbc_client_options* opts) {
         if (opts) {
             nbcapi::check_struct_size(opts, kClientOptionsV1, sizeof(nbc_client_options), "nbc_client_options");
             std::memcpy(&o, opts, std::min<std::size_t>(opts->struct_size, sizeof o));
+            // backend sits in what was the tail padding of the previous layout, so a caller built
+            // against that layout (struct_size 192) may pass garbage there: the fields added with
+            // it count only when struct_size covers the whole group.
+            if (opts->struct_size < kClientOptionsV3) {
+                o.backend = NBC_BACKEND_ENV;
+                o.project = nullptr;
+                o.location = nullptr;
+            }
         }
         auto c = std::make_unique<nbc_client>();
         c->client = std::make_unique<nbcore::Client>(to_core_options(o));

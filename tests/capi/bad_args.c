@@ -1,6 +1,7 @@
 /* Every nbc_* function called with bad arguments: NULL handles and out-pointers, wrong
  * struct_size, out-of-range values. Each must answer (NBC_E_INVALID_ARG with a message naming
  * the argument, or a documented default for accessors), never crash. Needs no server. */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -112,6 +113,17 @@ int main(void) {
         CHECK(c == NULL);
     }
     nbc_client_free(NULL);
+    {
+        /* A caller built against the layout before backend passes its size (which ends where
+         * backend now starts, or in its padding): whatever lies there is not read as backend. */
+        nbc_client_options older = NBC_CLIENT_OPTIONS_INIT;
+        older.struct_size = (uint32_t)offsetof(nbc_client_options, project);
+        older.backend = 9;             /* stale padding bytes */
+        older.api_key = "k";
+        CHECK(nbc_client_new(&c, &older) == NBC_OK);
+        nbc_client_free(c);
+        c = NULL;
+    }
 
     /* Requests. */
     INVALID(nbc_request_new(NULL, "x"), "out");

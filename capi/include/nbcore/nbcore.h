@@ -8,7 +8,9 @@
  *     released with the matching *_free function, which accepts NULL;
  *   - after a failure, nbc_error_last() describes it (thread-local, never NULL);
  *   - options structs start with struct_size; initialise them with the *_INIT macro or the
- *     *_init() function (for FFI). New fields are only ever added at the end;
+ *     *_init() function (for FFI). New fields are only ever added at the end, and fields added
+ *     together count only when struct_size covers all of them (so a caller built against an
+ *     older layout never has its tail padding read as a new field);
  *   - strings are UTF-8 and borrowed for the duration of the call unless stated otherwise;
  *     strings returned by accessors live as long as the object they came from.
  *
