@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "guard.hpp"
+#include "layouts.hpp"
 #include "handles.hpp"
 #include "nbcore/batch.hpp"
 #include "nbcore/governor.hpp"
@@ -31,7 +32,8 @@ using nbcapi::require;
 
 namespace {
 
-constexpr std::size_t kBatchOptionsV1 = sizeof(nbc_batch_options);
+// The first published layout of nbc_batch_options ended before the budget fields.
+constexpr std::size_t kBatchOptionsV1 = offsetof(nbc_batch_options, budget_daily_usd);
 
 std::string opt_str(const char* s) { return s ? std::string(s) : std::string(); }
 
@@ -54,7 +56,7 @@ extern "C" {
 NBC_API(int) nbc_batch_options_init(nbc_batch_options* opts, size_t struct_size) {
     return guard([&] {
         require(opts, "opts");
-        if (struct_size < sizeof(uint32_t) || struct_size > kBatchOptionsV1)
+        if (struct_size < kBatchOptionsV1 || struct_size > sizeof(nbc_batch_options))
             invalid_arg("struct_size " + std::to_string(struct_size) +
                         " does not match any version of nbc_batch_options; pass sizeof(nbc_batch_options)");
         nbc_batch_options defaults = NBC_BATCH_OPTIONS_INIT;
@@ -69,7 +71,7 @@ NBC_API(int) nbc_batch_client_new(nbc_batch_client** out, const nbc_batch_option
         require(out, "out");
         nbc_batch_options o = NBC_BATCH_OPTIONS_INIT;
         if (opts) {
-            nbcapi::check_struct_size(opts, offsetof(nbc_batch_options, budget_daily_usd), sizeof(nbc_batch_options),
+            nbcapi::check_struct_size(opts, kBatchOptionsV1, sizeof(nbc_batch_options),
                                       "nbc_batch_options");
             std::memcpy(&o, opts, std::min<std::size_t>(opts->struct_size, sizeof o));
         }
@@ -167,7 +169,7 @@ NBC_API(int) nbc_batch_job_describe(nbc_batch_job_info* out, const nbc_batch_job
     return guard([&] {
         require(out, "out");
         require(job, "job");
-        nbcapi::check_struct_size(out, sizeof(nbc_batch_job_info), sizeof(nbc_batch_job_info), "nbc_batch_job_info");
+        nbcapi::check_struct_size(out, nbcapi::kBatchJobInfoV1, sizeof(nbc_batch_job_info), "nbc_batch_job_info");
         const nbcore::batch::Job& j = job->job;
         nbc_batch_job_info v = NBC_BATCH_JOB_INFO_INIT;
         v.state = static_cast<int32_t>(j.state);
@@ -183,9 +185,7 @@ NBC_API(int) nbc_batch_job_describe(nbc_batch_job_info* out, const nbc_batch_job
         v.responses_file = j.responses_file.c_str();
         v.create_time = j.create_time.c_str();
         v.end_time = j.end_time.c_str();
-        uint32_t caller_size = out->struct_size;
-        std::memcpy(out, &v, std::min<std::size_t>(caller_size, sizeof v));   // never past the caller's struct
-        out->struct_size = caller_size;
+        nbcapi::write_out(out, v);   // never past the caller's struct
     });
 }
 

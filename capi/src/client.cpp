@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "guard.hpp"
+#include "layouts.hpp"
 #include "handles.hpp"
 #include "nbcore/governor.hpp"
 #include "nbcore/image.hpp"
@@ -20,8 +21,8 @@ using nbcapi::require;
 
 namespace {
 
-// The first published layout of nbc_client_options ends after event_payload.
-// The first published layout ended at route_count; callers built against it are still served.
+// The first published layout of nbc_client_options ended at route_count; callers built against
+// it are still served.
 constexpr std::size_t kClientOptionsV1 = offsetof(nbc_client_options, tier);
 // The layout that added backend, project and location ends after location.
 constexpr std::size_t kClientOptionsV3 = offsetof(nbc_client_options, location) + sizeof(const char*);
@@ -45,8 +46,8 @@ void check_backoff(int64_t base, int64_t cap, const char* name) {
 }
 
 nbcore::policy::RetryPolicy to_core_policy(const nbc_retry_policy& caller) {
-    nbcapi::check_struct_size(&caller, sizeof(nbc_retry_policy), sizeof(nbc_retry_policy), "nbc_retry_policy");
-    const nbc_retry_policy& p = caller;
+    nbcapi::check_struct_size(&caller, nbcapi::kRetryPolicyV1, sizeof(nbc_retry_policy), "nbc_retry_policy");
+    const nbc_retry_policy p = nbcapi::read_in(&caller, nbc_retry_policy{});
     if (p.max_attempts < 1 || p.max_attempts > 100)
         invalid_arg("nbc_retry_policy.max_attempts is " + std::to_string(p.max_attempts) + "; use 1..100");
     check_backoff(p.server_base_ms, p.server_cap_ms, "server");
@@ -70,9 +71,10 @@ nbcore::policy::RetryPolicy to_core_policy(const nbc_retry_policy& caller) {
     return r;
 }
 
-nbcore::RouteConfig to_core_route(const nbc_route& r, size_t index) {
+nbcore::RouteConfig to_core_route(const nbc_route& caller, size_t index) {
     std::string where = "nbc_client_options.routes[" + std::to_string(index) + "]";
-    nbcapi::check_struct_size(&r, sizeof(nbc_route), sizeof(nbc_route), where.c_str());
+    nbcapi::check_struct_size(&caller, nbcapi::kRouteV1, sizeof(nbc_route), where.c_str());
+    const nbc_route r = nbcapi::read_in(&caller, nbc_route NBC_ROUTE_INIT);
     nbcore::RouteConfig c;
     switch (r.kind) {
         case NBC_ROUTE_AI_STUDIO: c.kind = nbcore::RouteKind::AiStudio; break;
@@ -228,7 +230,7 @@ extern "C" {
 NBC_API(int) nbc_client_options_init(nbc_client_options* opts, size_t struct_size) {
     return guard([&] {
         require(opts, "opts");
-        if (struct_size < sizeof(uint32_t) || struct_size > sizeof(nbc_client_options))
+        if (struct_size < kClientOptionsV1 || struct_size > sizeof(nbc_client_options))
             invalid_arg("struct_size " + std::to_string(struct_size) +
                         " does not match any version of nbc_client_options; pass sizeof(nbc_client_options)");
         nbc_client_options defaults = NBC_CLIENT_OPTIONS_INIT;
@@ -265,22 +267,22 @@ NBC_API(void) nbc_client_free(nbc_client* client) { delete client; }
 NBC_API(int) nbc_retry_policy_preset(nbc_retry_policy* out, int preset) {
     return guard([&] {
         require(out, "out");
-        nbcapi::check_struct_size(out, sizeof(nbc_retry_policy), sizeof(nbc_retry_policy), "nbc_retry_policy");
+        nbcapi::check_struct_size(out, nbcapi::kRetryPolicyV1, sizeof(nbc_retry_policy), "nbc_retry_policy");
         auto r = preset_policy(preset, "preset");
-        uint32_t size = out->struct_size;
-        *out = nbc_retry_policy{};
-        out->struct_size = size;
-        out->max_attempts = r.max_attempts;
-        out->server_base_ms = r.server.base.count();
-        out->server_cap_ms = r.server.cap.count();
-        out->gateway_base_ms = r.gateway.base.count();
-        out->gateway_cap_ms = r.gateway.cap.count();
-        out->rate_base_ms = r.rate.base.count();
-        out->rate_cap_ms = r.rate.cap.count();
-        out->max_wait_ms = r.max_wait.count();
-        out->max_billed_retries = r.max_billed_retries;
-        out->max_bad_response_retries = r.max_bad_response_retries;
-        out->jitter_ratio = r.jitter_ratio;
+        nbc_retry_policy v{};
+        v.struct_size = sizeof v;
+        v.max_attempts = r.max_attempts;
+        v.server_base_ms = r.server.base.count();
+        v.server_cap_ms = r.server.cap.count();
+        v.gateway_base_ms = r.gateway.base.count();
+        v.gateway_cap_ms = r.gateway.cap.count();
+        v.rate_base_ms = r.rate.base.count();
+        v.rate_cap_ms = r.rate.cap.count();
+        v.max_wait_ms = r.max_wait.count();
+        v.max_billed_retries = r.max_billed_retries;
+        v.max_bad_response_retries = r.max_bad_response_retries;
+        v.jitter_ratio = r.jitter_ratio;
+        nbcapi::write_out(out, v);
     });
 }
 
@@ -392,14 +394,16 @@ NBC_API(int) nbc_result_image_count(const nbc_result* res) {
 NBC_API(int) nbc_result_image(nbc_image_info* out, const nbc_result* res, int index) {
     return guard([&] {
         require(out, "out");
-        nbcapi::check_struct_size(out, sizeof(nbc_image_info), sizeof(nbc_image_info), "nbc_image_info");
+        nbcapi::check_struct_size(out, nbcapi::kImageInfoV1, sizeof(nbc_image_info), "nbc_image_info");
         const auto& im = image_at(res, index);
-        out->width = im.width;
-        out->height = im.height;
-        out->channels = im.channels;
-        out->mime = im.mime.c_str();
-        out->data = im.data ? im.data->data() : nullptr;
-        out->size = im.data ? im.data->size() : 0;
+        nbc_image_info v = NBC_IMAGE_INFO_INIT;
+        v.width = im.width;
+        v.height = im.height;
+        v.channels = im.channels;
+        v.mime = im.mime.c_str();
+        v.data = im.data ? im.data->data() : nullptr;
+        v.size = im.data ? im.data->size() : 0;
+        nbcapi::write_out(out, v);
     });
 }
 
@@ -487,30 +491,34 @@ NBC_API(int) nbc_result_usage(nbc_usage* out, const nbc_result* res) {
     return guard([&] {
         require(out, "out");
         require(res, "res");
-        nbcapi::check_struct_size(out, sizeof(nbc_usage), sizeof(nbc_usage), "nbc_usage");
+        nbcapi::check_struct_size(out, nbcapi::kUsageV1, sizeof(nbc_usage), "nbc_usage");
         const auto& u = res->res.usage;
-        out->prompt_tokens = u.prompt_tokens;
-        out->candidates_tokens = u.candidates_tokens;
-        out->thoughts_tokens = u.thoughts_tokens;
-        out->total_tokens = u.total_tokens;
-        out->image_output_tokens = u.candidates_tokens_for("IMAGE");
+        nbc_usage v = NBC_USAGE_INIT;
+        v.prompt_tokens = u.prompt_tokens;
+        v.candidates_tokens = u.candidates_tokens;
+        v.thoughts_tokens = u.thoughts_tokens;
+        v.total_tokens = u.total_tokens;
+        v.image_output_tokens = u.candidates_tokens_for("IMAGE");
+        nbcapi::write_out(out, v);
     });
 }
 
 NBC_API(int) nbc_check_image(nbc_image_check* out, const uint8_t* data, size_t len) {
     return guard([&] {
         require(out, "out");
-        nbcapi::check_struct_size(out, sizeof(nbc_image_check), sizeof(nbc_image_check), "nbc_image_check");
+        nbcapi::check_struct_size(out, nbcapi::kImageCheckV1, sizeof(nbc_image_check), "nbc_image_check");
         if (!data && len) invalid_arg("data must not be NULL when len > 0");
         auto c = nbcore::image::check(data, len);
-        out->ok = c.ok ? 1 : 0;
-        out->blank = c.blank ? 1 : 0;
-        out->code = static_cast<int32_t>(c.code);
-        out->width = c.width;
-        out->height = c.height;
-        out->channels = c.channels;
-        copy_truncated(out->mime, sizeof out->mime, c.mime);
-        copy_truncated(out->reason, sizeof out->reason, c.reason);
+        nbc_image_check v = NBC_IMAGE_CHECK_INIT;
+        v.ok = c.ok ? 1 : 0;
+        v.blank = c.blank ? 1 : 0;
+        v.code = static_cast<int32_t>(c.code);
+        v.width = c.width;
+        v.height = c.height;
+        v.channels = c.channels;
+        copy_truncated(v.mime, sizeof v.mime, c.mime);
+        copy_truncated(v.reason, sizeof v.reason, c.reason);
+        nbcapi::write_out(out, v);
     });
 }
 

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "guard.hpp"
+#include "layouts.hpp"
 #include "handles.hpp"
 
 using nbcapi::guard;
@@ -29,11 +30,12 @@ NBC_API(int) nbc_submit(nbc_job** out, nbc_client* client, const nbc_request* re
         require(req, "req");
         nbcore::CallOptions call;
         if (opts) {
-            nbcapi::check_struct_size(opts, sizeof(nbc_submit_options), sizeof(nbc_submit_options),
+            nbcapi::check_struct_size(opts, nbcapi::kSubmitOptionsV1, sizeof(nbc_submit_options),
                                       "nbc_submit_options");
-            if (opts->deadline_ms < 0) invalid_arg("nbc_submit_options.deadline_ms must be >= 0 (0 = the client's)");
-            call.deadline = std::chrono::milliseconds(opts->deadline_ms);
-            call.priority = opts->priority;
+            const nbc_submit_options o = nbcapi::read_in(opts, nbc_submit_options NBC_SUBMIT_OPTIONS_INIT);
+            if (o.deadline_ms < 0) invalid_arg("nbc_submit_options.deadline_ms must be >= 0 (0 = the client's)");
+            call.deadline = std::chrono::milliseconds(o.deadline_ms);
+            call.priority = o.priority;
         }
         auto j = std::make_unique<nbc_job>();
         j->job = client->client->submit(req->req, call);
@@ -73,16 +75,18 @@ NBC_API(int) nbc_job_progress(nbc_progress* out, const nbc_job* job) {
     return guard([&] {
         require(out, "out");
         require(job, "job");
-        nbcapi::check_struct_size(out, sizeof(nbc_progress), sizeof(nbc_progress), "nbc_progress");
+        nbcapi::check_struct_size(out, nbcapi::kProgressV1, sizeof(nbc_progress), "nbc_progress");
         auto p = job->job->progress();
-        out->stage = static_cast<int32_t>(p.stage);
-        out->attempt = p.attempt;
-        out->last_outcome = static_cast<int32_t>(p.last_outcome);
-        out->wait_left_ms = p.wait_left.count();
-        out->elapsed_ms = p.elapsed.count();
-        out->bytes_received = p.bytes_received;
-        copy_truncated(out->route, sizeof out->route, p.route);
-        copy_truncated(out->text, sizeof out->text, p.text);
+        nbc_progress v = NBC_PROGRESS_INIT;
+        v.stage = static_cast<int32_t>(p.stage);
+        v.attempt = p.attempt;
+        v.last_outcome = static_cast<int32_t>(p.last_outcome);
+        v.wait_left_ms = p.wait_left.count();
+        v.elapsed_ms = p.elapsed.count();
+        v.bytes_received = p.bytes_received;
+        copy_truncated(v.route, sizeof v.route, p.route);
+        copy_truncated(v.text, sizeof v.text, p.text);
+        nbcapi::write_out(out, v);
     });
 }
 

@@ -225,7 +225,7 @@ TEST_CASE("batch client: FAILED, CANCELLED and EXPIRED jobs; cancel, list, remov
     } catch (const Error& e) {
         CHECK(e.code() == Status::INVALID_ARG);
         CHECK(e.diagnosis().reason == "NOT_FOUND");
-        CHECK_THAT(e.diagnosis().advice, Catch::Contains("list()"));
+        CHECK_THAT(e.diagnosis().advice, Catch::Contains("listing this key's batches"));
     }
 }
 
@@ -258,7 +258,7 @@ TEST_CASE("batch client: waiting stops at the deadline or on cancel; the job kee
         FAIL("cancelled");
     } catch (const Error& e) {
         CHECK(e.code() == Status::CANCELLED);
-        CHECK_THAT(e.diagnosis().advice, Catch::Contains("cancel()"));
+        CHECK_THAT(e.diagnosis().advice, Catch::Contains("cancelled through the API"));
     }
     CHECK(polls == 2);
     CHECK(bc.get(job.name).state == batch::State::Pending);

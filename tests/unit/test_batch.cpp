@@ -104,7 +104,7 @@ TEST_CASE("batch: what a job's end means", "[batch]") {
     CHECK(diagnose_state(State::Cancelled, "batches/x", "").code == Status::CANCELLED);
     auto running = diagnose_state(State::Running, "batches/x", "");
     CHECK(running.code == Status::INVALID_ARG);
-    CHECK_THAT(running.advice, Catch::Contains("wait()"));
+    CHECK_THAT(running.advice, Catch::Contains("wait polls it"));
     for (State s : {State::Failed, State::Expired, State::Cancelled, State::Pending})
         CHECK_FALSE(diagnose_state(s, "batches/x", "").advice.empty());
 }
@@ -388,7 +388,7 @@ TEST_CASE("batch client: HTTP failures read as online errors, with batch advice 
         CHECK(e.code() == Status::INVALID_ARG);
         CHECK(e.diagnosis().reason == "NOT_FOUND");
         CHECK_THAT(e.diagnosis().message, Catch::Contains("batches/gone"));
-        CHECK_THAT(e.diagnosis().advice, Catch::Contains("list()"));
+        CHECK_THAT(e.diagnosis().advice, Catch::Contains("listing this key's batches"));
     }
     auto overloaded = std::make_shared<CannedTransport>(
         503, R"({"error": {"code": 503, "message": "The model is overloaded. Please try again later.", "status": "UNAVAILABLE"}})");

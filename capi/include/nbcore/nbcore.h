@@ -102,7 +102,8 @@ NBC_API(int) nbc_global_init(uint32_t flags);
 #define NBC_E_INVALID_ARG     20  /* bad argument or impossible option */
 #define NBC_E_INTERNAL        21  /* a bug in nbcore */
 
-/* Static text for a code ("RATE_LIMITED: rate limited ..."); never NULL. */
+/* Text for a code ("RATE_LIMITED: rate limited ..."); never NULL. It lives in a per-thread buffer
+ * until the next nbc_strerror call on the same thread. */
 NBC_API(const char *) nbc_strerror(int code);
 /* The code's name alone ("RATE_LIMITED"); "UNKNOWN_STATUS" for values this library predates. */
 NBC_API(const char *) nbc_status_name(int code);
@@ -140,9 +141,11 @@ typedef struct nbc_attempt {
 #define NBC_EXEC_POSSIBLY_EXECUTED 1   /* sent, no reply: the server may have run (and billed) it */
 #define NBC_EXEC_EXECUTED          2   /* the server answered */
 
-/* The last failure on this thread. Never NULL: after a success it describes NBC_OK. The object
- * stays valid until the next nbcore call on the same thread (the nbc_error_* accessors below do
- * not count). Every accessor also accepts NULL, meaning nbc_error_last(). */
+/* The last failure on this thread. Never NULL: after a success it describes NBC_OK. The pointer
+ * is valid for the thread's life; what it describes (and the strings read from it) changes at the
+ * next call on the same thread that returns a status. The nbc_error_* accessors, nbc_strerror,
+ * nbc_status_name, the counts and the *_free functions leave it as it is. Every accessor also
+ * accepts NULL, meaning nbc_error_last(). */
 NBC_API(const nbc_error *) nbc_error_last(void);
 NBC_API(int) nbc_error_code(const nbc_error *e);
 NBC_API(const char *) nbc_error_message(const nbc_error *e);   /* never NULL */
@@ -191,10 +194,11 @@ typedef struct nbc_event {
     uint32_t struct_size;
     int32_t kind;                /* NBC_EVENT_* */
     int32_t attempt;
-    int32_t outcome;             /* NBC_OK or NBC_E_* (ATTEMPT_END, DONE) */
+    int32_t outcome;             /* NBC_OK or NBC_E_*: of the attempt (ATTEMPT_END, RETRY_SCHEDULED,
+                                    FAILOVER, DOWNGRADE, BREAKER) or the request (DONE) */
     int32_t http_status;
     int64_t server_delay_ms;     /* -1 when the server gave no delay */
-    int64_t delay_ms;            /* RETRY_SCHEDULED: the wait chosen */
+    int64_t delay_ms;            /* RETRY_SCHEDULED, QUOTA_WAIT: the wait chosen */
     int64_t elapsed_ms;          /* since the request started */
     const char *reason;          /* valid during the callback only */
     const char *message;
@@ -204,7 +208,9 @@ typedef struct nbc_event {
     int32_t percent;             /* QUOTA_WARNING, BUDGET_ALERT */
 } nbc_event;
 
-/* Called on the thread running the request. Must not call back into the same client. */
+/* Called on the thread that waits for the request (nbc_generate, nbc_job_wait, nbc_job_result),
+ * so possibly on several threads at once: make it thread-safe. It must not call into the same
+ * client or its jobs. event_payload must outlive the client and every handle of its jobs. */
 typedef void (*nbc_event_fn)(const nbc_event *event, void *payload);
 
 /* Retry policy: how long to back off per class, and how many attempts to make. Start from a preset
@@ -249,7 +255,8 @@ typedef struct nbc_route {
     const char *name;            /* NULL: derived ("ai-studio", "vertex:us-central1", "custom:<url>") */
     const char *base_url;        /* NULL: the kind's public endpoint (required for CUSTOM) */
     const char *api_key;         /* NULL: the client's key */
-    const char *project;         /* Vertex: NULL = express mode with an API key */
+    const char *project;         /* Vertex: NULL = express mode with an API key; with a project,
+                                    token_env or token_command is required (NBC_E_INVALID_ARG) */
     const char *location;        /* Vertex: NULL = "global" */
     const char *token_env;       /* Vertex with a project: environment variable holding an OAuth token */
     const char *token_command;   /* ... or a command printing one ("gcloud auth print-access-token") */
@@ -287,7 +294,7 @@ typedef struct nbc_client_options {
     double budget_total_usd;     /* for as long as the state lives */
     /* Where quota use, learned limits and spend live. NULL: in memory, this client only. A file
      * path: SQLite, shared by every process that names it and kept across runs (created 0600).
-     * NBC_STATE_DEFAULT: $NBCORE_STATE_FILE, else $XDG_STATE_HOME/nbcore/state.db, else
+     * NBC_STATE_DEFAULT or "": $NBCORE_STATE_FILE, else $XDG_STATE_HOME/nbcore/state.db, else
      * ~/.local/state/nbcore/state.db. */
     const char *state_path;
     const char *prices_json;     /* NULL: the built-in price table; else overrides (docs/quota-and-budget.md) */
@@ -297,7 +304,7 @@ typedef struct nbc_client_options {
      * Developer API. On Vertex, a project means OAuth (GOOGLE_CLOUD_ACCESS_TOKEN, else `gcloud auth
      * print-access-token`); no project means express mode with the API key. */
     int32_t backend;             /* NBC_BACKEND_* */
-    const char *project;         /* Vertex: NULL = GOOGLE_CLOUD_PROJECT */
+    const char *project;         /* Vertex: NULL = GOOGLE_CLOUD_PROJECT (ignored on AI Studio) */
     const char *location;        /* Vertex: NULL = GOOGLE_CLOUD_LOCATION, then "global" */
 } nbc_client_options;
 #define NBC_CLIENT_OPTIONS_INIT { sizeof(nbc_client_options), 0, NULL, NULL, NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, \
@@ -311,6 +318,7 @@ typedef struct nbc_client_options {
 NBC_API(int) nbc_client_options_init(nbc_client_options *opts, size_t struct_size);
 /* opts may be NULL for all defaults. */
 NBC_API(int) nbc_client_new(nbc_client **out, const nbc_client_options *opts);
+/* Blocks until the client's running jobs end; their handles stay valid until nbc_job_free. */
 NBC_API(void) nbc_client_free(nbc_client *client);
 
 /* ---- requests ---------------------------------------------------------------------------- */
@@ -354,8 +362,8 @@ NBC_API(int) nbc_result_image_count(const nbc_result *res);
 NBC_API(int) nbc_result_image(nbc_image_info *out, const nbc_result *res, int index);
 /* Image `index` as 8-bit RGBA, on request: rows top to bottom, 4 * width bytes each, written to
  * buf, which must hold at least 4 * width * height bytes (width and height from
- * nbc_result_image). Grey and RGB images get alpha 255. The result keeps its decoded pixels, so
- * this is a conversion, not a second decode. */
+ * nbc_result_image). Grey and RGB images get alpha 255. Results of nbc_generate and jobs keep
+ * their decoded pixels, so for them this is a conversion; batch results decode on each call. */
 NBC_API(int) nbc_result_image_rgba(const nbc_result *res, int index, uint8_t *buf, size_t buf_len);
 NBC_API(const char *) nbc_result_text(const nbc_result *res);          /* "" when none */
 NBC_API(const char *) nbc_result_model_version(const nbc_result *res);
@@ -434,7 +442,9 @@ NBC_API(int) nbc_job_wait(int *done, nbc_job *job, int64_t timeout_ms);
 /* The outcome of a finished job: NBC_OK and *out a new result, or the job's error code with
  * nbc_error_last() describing it. NBC_E_INVALID_ARG while the job is still running. */
 NBC_API(int) nbc_job_result(nbc_result **out, nbc_job *job);
-/* Stops the job at once; it ends CANCELLED unless it had already finished. Idempotent. */
+/* Asks the job to stop and returns at once; the job ends soon after, CANCELLED unless it had
+ * already finished or was checking its images (then with its real outcome). Wait for it
+ * (nbc_job_wait) before nbc_job_result. Idempotent. */
 NBC_API(int) nbc_job_cancel(nbc_job *job);
 NBC_API(int) nbc_job_progress(nbc_progress *out, const nbc_job *job);
 /* Releases the handle; a job still running is cancelled first. NULL is fine. */
@@ -559,8 +569,9 @@ NBC_API(int) nbc_batch_job_describe(nbc_batch_job_info *out, const nbc_batch_job
 NBC_API(int) nbc_batch_job_status(const nbc_batch_job *job);
 NBC_API(void) nbc_batch_job_free(nbc_batch_job *job);
 
-/* The entries of a SUCCEEDED job (downloaded and judged once): one per submitted key, in
- * submission order, when this client submitted the job. Other states fail with the job's error. */
+/* The entries of a SUCCEEDED job, downloaded and judged on each call: one per submitted key, in
+ * submission order when this client submitted the job (and has not deleted it), else in the job's
+ * own order. Other states fail with the job's error. */
 NBC_API(int) nbc_batch_results_get(nbc_batch_results **out, nbc_batch_client *bc, const nbc_batch_job *job);
 NBC_API(int) nbc_batch_results_count(const nbc_batch_results *rs);
 /* The entry's key; NULL when index is out of range. Valid while rs lives. */

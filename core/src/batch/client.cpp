@@ -166,7 +166,7 @@ struct BatchClient::Impl {
             d.code = Status::BAD_RESPONSE;
             d.reason = "BODY_TOO_LARGE";
             d.message = "the answer exceeded " + std::to_string(h.cap) + " bytes";
-            d.advice = "Raise Options::max_body_bytes, or submit smaller batches (a file job's results are "
+            d.advice = "Raise the batch client's answer size limit (max_body_bytes), or submit smaller batches (a file job's results are "
                        "downloaded whole).";
         } else if (h.transport.error != net::TransportErrorKind::None) {
             policy::Observation obs;
@@ -201,8 +201,8 @@ struct BatchClient::Impl {
         Http h = send(method, api_url(name), "", {}, cancel, true, opt.max_body_bytes);
         if (h.transport.error == net::TransportErrorKind::None && h.status == 404)
             throw not_found(h, name,
-                            "No batch by that name for this API key: check the name (list() shows this key's "
-                            "batches); deleted batches are gone.");
+                            "No batch by that name for this API key: check the name (listing this key's batches "
+                            "shows them); deleted batches are gone.");
         if (!h.ok()) throw failure(h, doing + " " + name);
         return parse_operation(h.body);
     }
@@ -503,7 +503,7 @@ std::vector<Job> BatchClient::list(std::size_t max) {
 void BatchClient::cancel(const std::string& name) {
     Http h = impl_->send("POST", impl_->api_url(name + ":cancel"), "", {}, nullptr);
     if (h.transport.error == net::TransportErrorKind::None && h.status == 404)
-        throw impl_->not_found(h, name, "No batch by that name for this API key: check the name (list() shows this key's batches).");
+        throw impl_->not_found(h, name, "No batch by that name for this API key: check the name (listing this key's batches shows them).");
     if (!h.ok()) throw impl_->failure(h, "cancelling " + name);
 }
 

@@ -84,7 +84,7 @@ Diagnosis diagnose_state(State s, std::string_view name, std::string_view messag
         case State::Cancelled:
             d.code = Status::CANCELLED;
             d.message = job + " was cancelled" + said;
-            d.advice = "It was cancelled through the API (cancel(), or another client with this key). Submit "
+            d.advice = "It was cancelled through the API, by this client or another one with this key. Submit "
                        "it again to run the requests.";
             break;
         case State::Pending:
@@ -93,7 +93,7 @@ Diagnosis diagnose_state(State s, std::string_view name, std::string_view messag
             d.code = Status::INVALID_ARG;
             d.reason = "BATCH_NOT_DONE";
             d.message = job + " has not finished (" + std::string(state_name(s)) + ")";
-            d.advice = "Call wait() until the batch ends, then ask for its results.";
+            d.advice = "Wait until the batch ends (the batch client's wait polls it for you), then ask for its results.";
             break;
     }
     return d;

@@ -1,0 +1,41 @@
+// The first published layout of every struct that crosses the ABI. A program built against that
+// layout passes its size as struct_size for ever; when fields are appended, these constants stay
+// where they are, so the library keeps serving the old size (reading defaults for, and never
+// writing, the fields the caller does not have).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "nbcore/nbcore.h"
+
+namespace nbcapi {
+
+constexpr std::size_t kImageInfoV1 = offsetof(nbc_image_info, size) + sizeof(size_t);
+constexpr std::size_t kUsageV1 = offsetof(nbc_usage, image_output_tokens) + sizeof(int64_t);
+constexpr std::size_t kImageCheckV1 = offsetof(nbc_image_check, reason) + sizeof(char[256]);
+constexpr std::size_t kProgressV1 = offsetof(nbc_progress, text) + sizeof(char[160]);
+constexpr std::size_t kRouteV1 = offsetof(nbc_route, flags) + sizeof(uint32_t);
+constexpr std::size_t kRetryPolicyV1 = offsetof(nbc_retry_policy, jitter_ratio) + sizeof(double);
+constexpr std::size_t kSubmitOptionsV1 = offsetof(nbc_submit_options, priority) + sizeof(int32_t);
+constexpr std::size_t kBatchJobInfoV1 = offsetof(nbc_batch_job_info, end_time) + sizeof(const char*);
+
+// Writes `full` into the caller's struct, no further than the caller's struct_size, and keeps the
+// caller's struct_size.
+template <class T>
+void write_out(T* out, const T& full) noexcept {
+    uint32_t caller_size = out->struct_size;
+    std::memcpy(out, &full, caller_size < sizeof(T) ? caller_size : sizeof(T));
+    out->struct_size = caller_size;
+}
+
+// Reads the caller's struct into a full one: fields past the caller's struct_size keep the
+// defaults in `full`.
+template <class T>
+T read_in(const T* in, T full) noexcept {
+    std::memcpy(&full, in, in->struct_size < sizeof(T) ? in->struct_size : sizeof(T));
+    return full;
+}
+
+}  // namespace nbcapi
