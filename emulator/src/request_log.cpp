@@ -84,7 +84,7 @@ json log_entry(const LoggedRequest& r, const std::string& configured_key) {
         bool secret = lower == "x-goog-api-key" || lower == "authorization";
         headers[scrub_text(lower, secrets)] = secret ? "[REDACTED]" : scrub_text(value, secrets);
     }
-    return {{"n", r.n},
+    json entry = {{"n", r.n},
             {"method", scrub_text(r.method, secrets)},
             {"path", scrub_text(r.path, secrets)},
             {"query", query},
@@ -94,6 +94,8 @@ json log_entry(const LoggedRequest& r, const std::string& configured_key) {
             {"arrival_ms", r.arrival_ms},
             {"status", r.status},
             {"fault", r.fault}};
+    if (!r.render.is_null()) entry["render"] = r.render;
+    return entry;
 }
 
 }  // namespace nbcore::emulator
