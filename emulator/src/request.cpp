@@ -549,6 +549,10 @@ std::optional<std::uint32_t> cutout_key_colour(std::string_view prompt) {
         if (c >= 'a' && c <= 'f') return c - 'a' + 10;
         return -1;
     };
+    auto word_char = [&](char c) {
+        c = lower(c);
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    };
     auto word_at = [&](std::size_t at, std::string_view w) {
         if (at + w.size() > prompt.size()) return false;
         for (std::size_t k = 0; k < w.size(); ++k)
@@ -557,8 +561,7 @@ std::optional<std::uint32_t> cutout_key_colour(std::string_view prompt) {
     };
     for (std::size_t start = 0; start < prompt.size(); ++start) {
         // The phrase starts at a word boundary.
-        if (start > 0 && (hex(prompt[start - 1]) >= 0 || (lower(prompt[start - 1]) >= 'a' && lower(prompt[start - 1]) <= 'z')))
-            continue;
+        if (start > 0 && word_char(prompt[start - 1])) continue;
         std::size_t at = start;
         bool ok = true;
         for (std::size_t w = 0; w < std::size(words) && ok; ++w) {

@@ -85,15 +85,15 @@ json log_entry(const LoggedRequest& r, const std::string& configured_key) {
         headers[scrub_text(lower, secrets)] = secret ? "[REDACTED]" : scrub_text(value, secrets);
     }
     json entry = {{"n", r.n},
-            {"method", scrub_text(r.method, secrets)},
-            {"path", scrub_text(r.path, secrets)},
-            {"query", query},
-            {"headers", headers},
-            {"body", logged_body(r.body, secrets)},
-            {"model", scrub_text(r.model, secrets)},
-            {"arrival_ms", r.arrival_ms},
-            {"status", r.status},
-            {"fault", r.fault}};
+                  {"method", scrub_text(r.method, secrets)},
+                  {"path", scrub_text(r.path, secrets)},
+                  {"query", query},
+                  {"headers", headers},
+                  {"body", logged_body(r.body, secrets)},
+                  {"model", scrub_text(r.model, secrets)},
+                  {"arrival_ms", r.arrival_ms},
+                  {"status", r.status},
+                  {"fault", r.fault}};
     if (!r.render.is_null()) entry["render"] = r.render;
     return entry;
 }
