@@ -1,6 +1,7 @@
 #include "render.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 
@@ -214,6 +215,209 @@ void paint_edit_base(Raster& img, const SceneSpec& spec, std::uint64_t h) {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Mask edits and cutouts: answers whose geometry a test can check to the pixel.
+
+using Rgbd = std::array<double, 3>;
+
+std::string hex_colour(Rgb c) {
+    static const char digits[] = "0123456789abcdef";
+    std::string s = "#";
+    for (std::uint8_t v : {c.r, c.g, c.b}) {
+        s += digits[v >> 4];
+        s += digits[v & 15];
+    }
+    return s;
+}
+
+Rgbd as_double(Rgb c) { return {double(c.r), double(c.g), double(c.b)}; }
+
+double distance(const Rgbd& a, const Rgbd& b) {
+    double dr = a[0] - b[0], dg = a[1] - b[1], db = a[2] - b[2];
+    return std::sqrt(dr * dr + dg * dg + db * db);
+}
+
+// Distance from `p` to the segment a..b: every colour a blend of a and b can take.
+double segment_distance(const Rgbd& p, const Rgbd& a, const Rgbd& b) {
+    Rgbd ab{b[0] - a[0], b[1] - a[1], b[2] - a[2]};
+    double len2 = ab[0] * ab[0] + ab[1] * ab[1] + ab[2] * ab[2];
+    double t = 0;
+    if (len2 > 0) t = std::clamp(((p[0] - a[0]) * ab[0] + (p[1] - a[1]) * ab[1] + (p[2] - a[2]) * ab[2]) / len2, 0.0, 1.0);
+    return distance(p, {a[0] + t * ab[0], a[1] + t * ab[1], a[2] + t * ab[2]});
+}
+
+// A fully saturated colour (HSL saturation 1, lightness 0.5) of the given hue in degrees.
+Rgb pure_hue(int hue) {
+    hue = ((hue % 360) + 360) % 360;
+    int sector = hue / 60, f = (hue % 60) * 255 / 60;
+    auto up = static_cast<std::uint8_t>(f), down = static_cast<std::uint8_t>(255 - f);
+    switch (sector) {
+        case 0: return {255, up, 0};
+        case 1: return {down, 255, 0};
+        case 2: return {0, 255, up};
+        case 3: return {0, down, 255};
+        case 4: return {up, 0, 255};
+        default: return {255, 0, down};
+    }
+}
+
+// The twelve hues a hash offers, in the order it offers them: a start hue, then 30° steps.
+std::array<Rgb, 12> hue_candidates(std::uint64_t h) {
+    std::array<Rgb, 12> out{};
+    int start = static_cast<int>(h % 360);
+    for (int i = 0; i < 12; ++i) out[static_cast<std::size_t>(i)] = pure_hue(start + 30 * i);
+    return out;
+}
+
+// The first candidate at least `min_distance` from `avoid`, else the farthest one.
+Rgb far_colour(std::uint64_t h, const Rgbd& avoid, double min_distance) {
+    auto candidates = hue_candidates(h);
+    Rgb best = candidates[0];
+    double best_d = -1;
+    for (Rgb c : candidates) {
+        double d = distance(as_double(c), avoid);
+        if (d >= min_distance) return c;
+        if (d > best_d) best = c, best_d = d;
+    }
+    return best;
+}
+
+Raster input_at(const InputImage& in, int width, int height) {
+    if (in.width == width && in.height == height) return Raster{width, height, in.rgb};   // no resampling at all
+    return resized(in, width, height);
+}
+
+// The first input at the answer's size, with one solid colour over the mask's white region. The
+// mask is sampled nearest at each answer pixel's centre, so a box [a, b) of mask columns becomes
+// the answer columns whose centres fall in [a·W/mw, b·W/mw). White = mean channel >= 128.
+void paint_mask_edit(Raster& img, const SceneSpec& spec, nlohmann::json* note) {
+    const InputImage& mask = *spec.inputs[1];
+    img.rgb = input_at(*spec.inputs[0], img.width, img.height).rgb;
+    const int w = img.width, hgt = img.height;
+    std::vector<int> mx(static_cast<std::size_t>(w)), my(static_cast<std::size_t>(hgt));
+    for (int x = 0; x < w; ++x)
+        mx[static_cast<std::size_t>(x)] = static_cast<int>(std::min<long long>(mask.width - 1, (2LL * x + 1) * mask.width / (2LL * w)));
+    for (int y = 0; y < hgt; ++y)
+        my[static_cast<std::size_t>(y)] = static_cast<int>(std::min<long long>(mask.height - 1, (2LL * y + 1) * mask.height / (2LL * hgt)));
+    std::vector<std::uint8_t> region(static_cast<std::size_t>(w) * static_cast<std::size_t>(hgt));
+    std::size_t count = 0;
+    int x0 = w, y0 = hgt, x1 = 0, y1 = 0;
+    Rgbd sum{0, 0, 0};
+    for (int y = 0; y < hgt; ++y) {
+        const std::uint8_t* mrow = mask.rgb.data() + static_cast<std::size_t>(my[static_cast<std::size_t>(y)]) * static_cast<std::size_t>(mask.width) * 3;
+        for (int x = 0; x < w; ++x) {
+            const std::uint8_t* m = mrow + static_cast<std::size_t>(mx[static_cast<std::size_t>(x)]) * 3;
+            if (m[0] + m[1] + m[2] < 3 * 128) continue;
+            region[static_cast<std::size_t>(y) * static_cast<std::size_t>(w) + static_cast<std::size_t>(x)] = 1;
+            ++count;
+            x0 = std::min(x0, x), y0 = std::min(y0, y), x1 = std::max(x1, x + 1), y1 = std::max(y1, y + 1);
+            const std::uint8_t* p = pixel(img, x, y);
+            for (int c = 0; c < 3; ++c) sum[static_cast<std::size_t>(c)] += p[c];
+        }
+    }
+    nlohmann::json n = {{"mode", "mask_edit"},
+                        {"size", {w, hgt}},
+                        {"input_size", {spec.inputs[0]->width, spec.inputs[0]->height}},
+                        {"mask_size", {mask.width, mask.height}},
+                        {"mask_white_pixels", count}};
+    if (count == 0) {
+        n["painted"] = false;
+        n["reason"] = "the mask has no white pixels; the input is answered unchanged";
+        if (note) *note = std::move(n);
+        return;
+    }
+    Rgbd mean{sum[0] / double(count), sum[1] / double(count), sum[2] / double(count)};
+    Rgb marker = far_colour(fnv1a64(spec.prompt, 0x4D41524Bull), mean, kMarkerMinDistance);
+    for (int y = y0; y < y1; ++y)
+        for (int x = x0; x < x1; ++x)
+            if (region[static_cast<std::size_t>(y) * static_cast<std::size_t>(w) + static_cast<std::size_t>(x)]) {
+                std::uint8_t* p = pixel(img, x, y);
+                p[0] = marker.r, p[1] = marker.g, p[2] = marker.b;
+            }
+    n["painted"] = true;
+    n["marker"] = hex_colour(marker);
+    n["box"] = {x0, y0, x1 - x0, y1 - y0};
+    if (note) *note = std::move(n);
+}
+
+// A subject alone on a flat key colour: an ellipse centred in the frame, 0.6·S tall and
+// 0.6·S·f wide (S = the smaller side, f in [0.75, 1] from the prompt), filled with a two-colour
+// gradient and ripple far from the key; its edge fades into the key over 1.5 px, and the
+// outer 3 px of the subject carry up to 6 % of the key (spill). The key itself has ±2 noise.
+void paint_cutout(Raster& img, const SceneSpec& spec, std::uint64_t h, nlohmann::json* note) {
+    const Rgb key{static_cast<std::uint8_t>(spec.cutout_key >> 16), static_cast<std::uint8_t>(spec.cutout_key >> 8),
+                  static_cast<std::uint8_t>(spec.cutout_key)};
+    const Rgbd k = as_double(key);
+    const std::uint64_t ph = fnv1a64(spec.prompt, 0x43555430ull);   // the prompt's own hash
+
+    // Two colours whose every blend stays far from the key.
+    Rgbd a{}, b{};
+    bool found = false;
+    for (Rgb c : hue_candidates(ph)) {
+        Rgbd ca = as_double(c);
+        if (distance(ca, k) < kCutoutMinDistance) continue;
+        const Rgbd darker{ca[0] * 0.55, ca[1] * 0.55, ca[2] * 0.55};
+        const Rgbd lighter{ca[0] + (255 - ca[0]) * 0.45, ca[1] + (255 - ca[1]) * 0.45, ca[2] + (255 - ca[2]) * 0.45};
+        for (const Rgbd& other : (splitmix64(ph) & 1) ? std::array<Rgbd, 2>{lighter, darker} : std::array<Rgbd, 2>{darker, lighter})
+            if (!found && segment_distance(k, ca, other) >= kCutoutMinDistance) a = ca, b = other, found = true;
+        if (found) break;
+    }
+    if (!found) a = b = as_double(far_colour(ph, k, kCutoutMinDistance));
+
+    const int w = img.width, hgt = img.height;
+    const double side = std::min(w, hgt);
+    const double f = 0.75 + 0.25 * static_cast<double>(splitmix64(ph ^ 0xF) % 1001) / 1000.0;
+    const double ry = kCutoutCoverage * side / 2, rx = ry * f;
+    const double cx = w / 2.0, cy = hgt / 2.0;
+    const double freq = (2 + static_cast<double>(splitmix64(ph ^ 0x5) % 3)) * 2 * 3.14159265358979 / side;   // 2..4 waves
+    const double phase = static_cast<double>(h % 6283) / 1000.0;
+
+    for (int y = 0; y < hgt; ++y) {
+        std::uint64_t state = splitmix64(h ^ static_cast<std::uint64_t>(y) * 0x9E3779B97F4A7C15ull) | 1;
+        for (int x = 0; x < w; ++x) {
+            std::uint8_t* p = pixel(img, x, y);
+            double bg[3];
+            for (int c = 0; c < 3; ++c) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                int noise = static_cast<int>(state % (2 * kCutoutKeyNoise + 1)) - kCutoutKeyNoise;
+                bg[c] = std::clamp(static_cast<int>(k[static_cast<std::size_t>(c)]) + noise, 0, 255);
+            }
+            const double dx = x + 0.5 - cx, dy = y + 0.5 - cy;
+            const double fv = (dx * dx) / (rx * rx) + (dy * dy) / (ry * ry) - 1;
+            const double gx = 2 * dx / (rx * rx), gy = 2 * dy / (ry * ry);
+            const double grad = std::sqrt(gx * gx + gy * gy);
+            const double d = grad > 1e-9 ? fv / grad : -side;   // signed distance to the edge, px (< 0 inside)
+            const double alpha = std::clamp(0.5 - d / kCutoutEdgePx, 0.0, 1.0);
+            if (alpha <= 0) {
+                p[0] = static_cast<std::uint8_t>(bg[0]), p[1] = static_cast<std::uint8_t>(bg[1]), p[2] = static_cast<std::uint8_t>(bg[2]);
+                continue;
+            }
+            const double v = std::clamp((dy + ry) / (2 * ry), 0.0, 1.0);
+            const double t = std::clamp(0.12 + 0.76 * v + 0.12 * std::sin(freq * (dx + 0.5 * dy) + phase), 0.0, 1.0);
+            const double spill = kCutoutSpill * std::clamp(1 + d / kCutoutSpillPx, 0.0, 1.0);
+            for (int c = 0; c < 3; ++c) {
+                const std::size_t ci = static_cast<std::size_t>(c);
+                double subject = a[ci] + (b[ci] - a[ci]) * t;
+                subject += (k[ci] - subject) * spill;
+                p[c] = static_cast<std::uint8_t>(std::clamp(std::lround(bg[c] + (subject - bg[c]) * alpha), 0L, 255L));
+            }
+        }
+    }
+    if (note) {
+        auto to_rgb = [](const Rgbd& c) {
+            return Rgb{static_cast<std::uint8_t>(std::lround(c[0])), static_cast<std::uint8_t>(std::lround(c[1])),
+                       static_cast<std::uint8_t>(std::lround(c[2]))};
+        };
+        *note = {{"mode", "cutout"},
+                 {"size", {w, hgt}},
+                 {"key", hex_colour(key)},
+                 {"subject", {{"centre", {cx, cy}}, {"size", {2 * rx, 2 * ry}}}},
+                 {"colours", {hex_colour(to_rgb(a)), hex_colour(to_rgb(b))}}};
+    }
+}
+
 void add_grain(Raster& img, int amplitude, std::uint64_t h) {
     if (amplitude <= 0) return;
     const int span = 2 * amplitude + 1;
@@ -243,13 +447,25 @@ std::uint64_t scene_hash(const SceneSpec& spec) {
     h = splitmix64(h ^ (static_cast<std::uint64_t>(spec.width) << 32 | static_cast<std::uint32_t>(spec.height)));
     h = splitmix64(h ^ static_cast<std::uint64_t>(spec.grain) ^ (spec.draft ? 0xD4AF7ull : 0));
     for (const auto& in : spec.inputs) h = splitmix64(h ^ in->digest);
+    if (spec.mode != AnswerMode::Scene)
+        h = splitmix64(h ^ (static_cast<std::uint64_t>(spec.mode) << 32 | spec.cutout_key) ^ 0x6D6F6465ull);
     return h;
 }
 
-Raster render_scene(const SceneSpec& spec) {
+Raster render_scene(const SceneSpec& spec, nlohmann::json* note) {
     Raster img{spec.width, spec.height,
                std::vector<std::uint8_t>(static_cast<std::size_t>(spec.width) * static_cast<std::size_t>(spec.height) * 3)};
     std::uint64_t h = scene_hash(spec);
+    if (note) *note = nullptr;
+    // Mask edits and cutouts are exact: no caption, no tint, no grain.
+    if (spec.mode == AnswerMode::MaskEdit && spec.inputs.size() >= 2) {
+        paint_mask_edit(img, spec, note);
+        return img;
+    }
+    if (spec.mode == AnswerMode::Cutout) {
+        paint_cutout(img, spec, h, note);
+        return img;
+    }
     if (spec.inputs.empty()) {
         paint_gradient(img, h);
         paint_word_shapes(img, spec.prompt, h);

@@ -14,6 +14,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "request.hpp"
 
 namespace nbcore::emulator {
@@ -35,10 +37,25 @@ struct SceneSpec {
     int grain = 0;                   // 0..64
     bool draft = false;              // interim "thought" image: no caption, no grain
     std::vector<std::shared_ptr<const InputImage>> inputs;
+    AnswerMode mode = AnswerMode::Scene;   // MaskEdit: inputs[0] is the image, inputs[1] the mask
+    std::uint32_t cutout_key = 0;          // Cutout: 0xRRGGBB
 };
 
 std::uint64_t scene_hash(const SceneSpec& spec);
-Raster render_scene(const SceneSpec& spec);
+// `note`, when given, receives what a mask edit or cutout drew (for the request log); it stays
+// null for ordinary scenes.
+Raster render_scene(const SceneSpec& spec, nlohmann::json* note = nullptr);
+
+// How far a mask edit's marker and a cutout's subject colours stay from the colour they must
+// stand out against (Euclidean distance in RGB, 0..441).
+inline constexpr double kMarkerMinDistance = 160;
+inline constexpr double kCutoutMinDistance = 150;
+// A cutout: the subject's extent along the smaller side, the key noise, the edge and the spill.
+inline constexpr double kCutoutCoverage = 0.6;
+inline constexpr int kCutoutKeyNoise = 2;
+inline constexpr double kCutoutEdgePx = 1.5;
+inline constexpr double kCutoutSpillPx = 3.0;
+inline constexpr double kCutoutSpill = 0.06;
 Raster flat_raster(int width, int height, std::uint8_t r, std::uint8_t g, std::uint8_t b);
 
 std::string encode_png(const Raster& raster);
@@ -51,6 +68,7 @@ struct EncodedImage {
     std::string base64;
     int width = 0;
     int height = 0;
+    nlohmann::json note;     // render_scene's note (mask edits and cutouts), else null
 };
 EncodedImage make_encoded(const Raster& raster, std::string_view mime, int jpeg_quality);
 

@@ -64,6 +64,7 @@ struct Reply {
     bool empty_reply = false;             // close the connection without a byte (FIN)
     Modifiers mods;
     std::string fault = "pass";           // for the request log: fault name, "pass", "custom"
+    nlohmann::json render_note;           // for the request log: what a mask edit or cutout drew
 
     std::size_t body_size() const;
     std::string body() const;             // the segments joined (tests, logs)

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 
 #include <stb_image.h>
 
@@ -483,8 +484,19 @@ ParseResult read_generate_request(const json& doc, const Route& route, bool deco
     // the conversation (a multi-turn edit of the model's previous answer).
     auto bases = summary.last_user_images;
     if (bases.empty() && summary.latest_image) bases.push_back(summary.latest_image);
-    if (decode)
+    if (decode) {
         if (auto err = decode_images(bases, params)) return *err;
+        // A mask edit: the last user turn's first two inline images both decoded (so they are
+        // edit_inputs[0] and [1]) and the second one is black and white.
+        const auto& own = summary.last_user_images;
+        auto drawn = [](const json* blob) { return is_decodable_image_mime(string_of(get(*blob, "mimeType"))); };
+        if (own.size() >= 2 && drawn(own[0]) && drawn(own[1]) && is_mask_image(*params.edit_inputs[1])) {
+            params.mode = AnswerMode::MaskEdit;
+        } else if (auto key = cutout_key_colour(summary.last_user_text)) {
+            params.mode = AnswerMode::Cutout;
+            params.cutout_key = *key;
+        }
+    }
 
     params.prompt = summary.last_user_text;
     params.prompt_text_tokens = static_cast<int>((summary.text_chars + 3) / 4);
@@ -512,6 +524,69 @@ bool is_valid_base64(std::string_view s) {
         if (!ok) return false;
     }
     return n % 4 != 1;
+}
+
+bool is_mask_image(const InputImage& img) {
+    const std::size_t pixels = static_cast<std::size_t>(img.width) * static_cast<std::size_t>(img.height);
+    if (pixels == 0 || img.rgb.size() < pixels * 3) return false;
+    constexpr int lo = kMaskChannelTolerance, hi = 255 - kMaskChannelTolerance;
+    std::size_t black_or_white = 0;
+    for (std::size_t i = 0; i < pixels; ++i) {
+        const std::uint8_t* p = img.rgb.data() + i * 3;
+        int mx = std::max({p[0], p[1], p[2]}), mn = std::min({p[0], p[1], p[2]});
+        if (mx <= lo || mn >= hi) ++black_or_white;
+    }
+    return static_cast<double>(black_or_white) >= kMaskMinShare * static_cast<double>(pixels);
+}
+
+std::optional<std::uint32_t> cutout_key_colour(std::string_view prompt) {
+    static constexpr std::string_view words[] = {"on", "a", "plain", "solid", "background", "of", "colour"};
+    auto lower = [](char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c); };
+    auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+    auto hex = [&](char c) -> int {
+        c = lower(c);
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        return -1;
+    };
+    auto word_char = [&](char c) {
+        c = lower(c);
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    };
+    auto word_at = [&](std::size_t at, std::string_view w) {
+        if (at + w.size() > prompt.size()) return false;
+        for (std::size_t k = 0; k < w.size(); ++k)
+            if (lower(prompt[at + k]) != w[k]) return false;
+        return true;
+    };
+    for (std::size_t start = 0; start < prompt.size(); ++start) {
+        // The phrase starts at a word boundary.
+        if (start > 0 && word_char(prompt[start - 1])) continue;
+        std::size_t at = start;
+        bool ok = true;
+        for (std::size_t w = 0; w < std::size(words) && ok; ++w) {
+            if (w > 0) {
+                std::size_t gap = at;
+                while (at < prompt.size() && space(prompt[at])) ++at;
+                if (at == gap) ok = false;
+            }
+            if (ok && word_at(at, words[w])) at += words[w].size();
+            else ok = false;
+        }
+        if (!ok) continue;
+        std::size_t gap = at;
+        while (at < prompt.size() && space(prompt[at])) ++at;
+        if (at == gap || at + 7 > prompt.size() || prompt[at] != '#') continue;
+        std::uint32_t value = 0;
+        for (std::size_t k = 1; k <= 6 && ok; ++k) {
+            int d = hex(prompt[at + k]);
+            if (d < 0) ok = false;
+            else value = value << 4 | static_cast<std::uint32_t>(d);
+        }
+        if (!ok || (at + 7 < prompt.size() && hex(prompt[at + 7]) >= 0)) continue;
+        return value;
+    }
+    return std::nullopt;
 }
 
 std::optional<InputImage> decode_input_image(std::string_view base64_text) {

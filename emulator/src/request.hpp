@@ -30,6 +30,13 @@ struct InputImage {
     std::uint64_t digest = 0;     // of its base64 text: part of the answer's cache key
 };
 
+// What kind of image the answer is (see docs/emulator.md, "Mask edits and cutouts").
+enum class AnswerMode {
+    Scene,      // the procedural scene, or the usual tinted edit of the input
+    MaskEdit,   // the first input, resampled, with a solid marker over the second input's white region
+    Cutout,     // a centred subject on a flat key colour named in the prompt
+};
+
 struct GenerateParams {
     std::string model;                 // canonical id
     std::string prompt;                // text of the last user turn (what the image shows)
@@ -44,6 +51,8 @@ struct GenerateParams {
     std::string output_mime;           // Vertex imageOutputOptions.mimeType; "" = server's choice
     int jpeg_quality = 0;              // Vertex imageOutputOptions.compressionQuality; 0 = default
     std::vector<std::shared_ptr<const InputImage>> edit_inputs;   // images the answer is built on
+    AnswerMode mode = AnswerMode::Scene;   // MaskEdit: edit_inputs[0] is the image, [1] the mask
+    std::uint32_t cutout_key = 0;          // Cutout: the key colour, 0xRRGGBB
 };
 
 using ParseResult = std::variant<GenerateParams, ApiError>;
@@ -62,6 +71,16 @@ int text_tokens(std::string_view text);
 
 // Standard or URL-safe base64, padding optional (what proto3 JSON accepts for bytes).
 bool is_valid_base64(std::string_view s);
+
+// A mask image: at least 99 % of its pixels near black (every channel <= 16) or near white
+// (every channel >= 239). The colour channels decide; alpha is dropped when decoding.
+inline constexpr int kMaskChannelTolerance = 16;
+inline constexpr double kMaskMinShare = 0.99;
+bool is_mask_image(const InputImage& img);
+
+// The key colour of a cutout prompt: "on a plain solid background of colour #RRGGBB" (any case,
+// words separated by any whitespace, exactly six hex digits not followed by another one).
+std::optional<std::uint32_t> cutout_key_colour(std::string_view prompt);
 
 // Decodes PNG/JPEG/GIF/BMP input bytes; nullopt when they are not a readable image.
 std::optional<InputImage> decode_input_image(std::string_view base64_text);

@@ -84,16 +84,18 @@ json log_entry(const LoggedRequest& r, const std::string& configured_key) {
         bool secret = lower == "x-goog-api-key" || lower == "authorization";
         headers[scrub_text(lower, secrets)] = secret ? "[REDACTED]" : scrub_text(value, secrets);
     }
-    return {{"n", r.n},
-            {"method", scrub_text(r.method, secrets)},
-            {"path", scrub_text(r.path, secrets)},
-            {"query", query},
-            {"headers", headers},
-            {"body", logged_body(r.body, secrets)},
-            {"model", scrub_text(r.model, secrets)},
-            {"arrival_ms", r.arrival_ms},
-            {"status", r.status},
-            {"fault", r.fault}};
+    json entry = {{"n", r.n},
+                  {"method", scrub_text(r.method, secrets)},
+                  {"path", scrub_text(r.path, secrets)},
+                  {"query", query},
+                  {"headers", headers},
+                  {"body", logged_body(r.body, secrets)},
+                  {"model", scrub_text(r.model, secrets)},
+                  {"arrival_ms", r.arrival_ms},
+                  {"status", r.status},
+                  {"fault", r.fault}};
+    if (!r.render.is_null()) entry["render"] = r.render;
+    return entry;
 }
 
 }  // namespace nbcore::emulator

@@ -24,6 +24,7 @@ struct LoggedRequest {
     double arrival_ms = 0;
     int status = 0;          // 0 = nothing was sent (empty reply, reset before the status line)
     std::string fault;       // fault name, "pass" or "custom"
+    nlohmann::json render;   // a mask edit's or cutout's note; null for other answers
 };
 
 // The secrets a request carried (API key, Bearer token) plus the configured key: the strings that
@@ -34,7 +35,8 @@ std::vector<std::string> secrets_of(const Headers& headers, std::string_view tar
 // key= parameter) replaced by "[REDACTED]".
 std::string scrub_text(std::string_view text, const std::vector<std::string>& secrets);
 
-// {"n", "method", "path", "query", "headers", "body", "model", "arrival_ms", "status", "fault"}.
+// {"n", "method", "path", "query", "headers", "body", "model", "arrival_ms", "status", "fault"},
+// plus "render" when the answer was a mask edit or a cutout.
 // Header names are lower-cased; x-goog-api-key and Authorization are "[REDACTED]"; every
 // inlineData.data becomes "<N base64 chars>".
 nlohmann::json log_entry(const LoggedRequest& request, const std::string& configured_key);

@@ -266,11 +266,18 @@ AnswerImages Server::Impl::render_images(const GenerateParams& params, std::stri
     spec.height = size.height;
     spec.grain = opts.grain;
     spec.inputs = params.edit_inputs;
+    spec.mode = params.mode;
+    spec.cutout_key = params.cutout_key;
     const std::string mime = output_mime(params, force_mime);
     const int quality = params.jpeg_quality > 0 ? params.jpeg_quality : 90;
     auto cached = [&](const SceneSpec& s) {
         std::uint64_t key = splitmix64(scene_hash(s) ^ fnv1a64(mime) ^ static_cast<std::uint64_t>(quality));
-        return cache.get(key, [&] { return make_encoded(render_scene(s), mime, quality); });
+        return cache.get(key, [&] {
+            nlohmann::json note;
+            EncodedImage e = make_encoded(render_scene(s, &note), mime, quality);
+            e.note = std::move(note);
+            return e;
+        });
     };
     out.image = cached(spec);
     const ModelInfo* info = find_model(params.model);
@@ -291,6 +298,7 @@ Reply Server::Impl::generate(const Route& route, const GenerateParams& params, s
     Chunks chunks = build_answer(ctx, params, images, route.framing());
     Reply r = text_chunks_reply(200, serialize(chunks, route.framing()), route.framing());
     r.generated = true;
+    if (images.image) r.render_note = images.image->note;
     return r;
 }
 
@@ -522,6 +530,7 @@ void Server::Impl::record(const httplib::Request& req, const std::optional<Route
     bool reset_first = reply.mods.reset.value_or(false) && reply.mods.reset_at && reply.mods.reset_at->before_headers();
     r.status = reply.empty_reply || reset_first ? 0 : reply.status;
     r.fault = reply.fault;
+    r.render = reply.render_note;
     auto entry = log_entry(r, opts.api_key);
     std::lock_guard lock(mu);
     log.push_back(std::move(entry));

@@ -718,3 +718,34 @@ TEST_CASE("page tokens round-trip and look like the API's", "[models]") {
     models_list_json(50, 0, next);
     CHECK(next == -1);
 }
+
+TEST_CASE("edit modes: the cutout phrase and the mask test", "[render][edit]") {
+    CHECK(cutout_key_colour("a fox on a plain solid background of colour #1E90ff") == 0x1E90FFu);
+    CHECK(cutout_key_colour("A FOX ON A PLAIN SOLID BACKGROUND OF COLOUR #00FF00.") == 0x00FF00u);
+    CHECK(cutout_key_colour("a fox, on  a plain\nsolid background of colour\t#000000, soft light") == 0x000000u);
+    CHECK(cutout_key_colour("(on a plain solid background of colour #abcdef)") == 0xABCDEFu);
+    CHECK_FALSE(cutout_key_colour("a fox on a plain solid background of color #1E90FF"));     // the spelling is fixed
+    CHECK_FALSE(cutout_key_colour("a fox on a plain solid background of colour #1E90F"));     // five digits
+    CHECK_FALSE(cutout_key_colour("a fox on a plain solid background of colour #1E90FFAA"));  // eight
+    CHECK_FALSE(cutout_key_colour("a fox on a plain solid background of colour 1E90FF"));     // no #
+    CHECK_FALSE(cutout_key_colour("icon a plain solid background of colour #1E90FF"));        // "on" inside a word
+    CHECK_FALSE(cutout_key_colour("a fox on a plain solid background of colour #GGGGGG"));
+
+    auto image = [](int w, int h, auto fill) {
+        InputImage img;
+        img.width = w;
+        img.height = h;
+        img.rgb.resize(static_cast<std::size_t>(w) * static_cast<std::size_t>(h) * 3);
+        for (std::size_t i = 0; i < img.rgb.size() / 3; ++i) fill(i, img.rgb.data() + i * 3);
+        return img;
+    };
+    auto set = [](std::uint8_t* p, std::uint8_t r, std::uint8_t g, std::uint8_t b) { p[0] = r, p[1] = g, p[2] = b; };
+    // Near black is every channel <= 16, near white every channel >= 239.
+    CHECK(is_mask_image(image(100, 100, [&](std::size_t i, std::uint8_t* p) { set(p, i % 2 ? 16 : 239, i % 2 ? 0 : 255, i % 2 ? 16 : 239); })));
+    CHECK_FALSE(is_mask_image(image(100, 100, [&](std::size_t i, std::uint8_t* p) { set(p, i % 2 ? 17 : 255, 0, 0); })));
+    // 99 % of the pixels: 100 grey ones in 10000 pass, 101 do not.
+    CHECK(is_mask_image(image(100, 100, [&](std::size_t i, std::uint8_t* p) { i < 100 ? set(p, 128, 128, 128) : set(p, 0, 0, 0); })));
+    CHECK_FALSE(is_mask_image(image(100, 100, [&](std::size_t i, std::uint8_t* p) { i < 101 ? set(p, 128, 128, 128) : set(p, 0, 0, 0); })));
+    // Pure colours are not black or white.
+    CHECK_FALSE(is_mask_image(image(10, 10, [&](std::size_t, std::uint8_t* p) { set(p, 255, 0, 0); })));
+}
