@@ -14,6 +14,7 @@
 #include "nbcore/image.hpp"
 #include "nbcore/state.hpp"
 #include "nbcore/models.hpp"
+#include "nbcore/prompt.hpp"
 
 using nbcapi::guard;
 using nbcapi::invalid_arg;
@@ -207,14 +208,18 @@ const nbcore::ResultImage& image_at(const nbc_result* res, int index) {
     return res->res.images[static_cast<std::size_t>(index)];
 }
 
-char* usage_string(const nbcore::quota::UsageSnapshot& snap, int format) {
-    if (format != NBC_USAGE_TEXT && format != NBC_USAGE_JSON)
-        invalid_arg("format is " + std::to_string(format) + "; use NBC_USAGE_TEXT or NBC_USAGE_JSON");
-    std::string text = format == NBC_USAGE_JSON ? nbcore::quota::usage_json(snap) : nbcore::quota::format_usage(snap);
+// A malloc'd copy for nbc_string_free.
+char* copy_string(const std::string& text) {
     char* copy = static_cast<char*>(std::malloc(text.size() + 1));
     if (!copy) throw std::bad_alloc();
     std::memcpy(copy, text.c_str(), text.size() + 1);
     return copy;
+}
+
+char* usage_string(const nbcore::quota::UsageSnapshot& snap, int format) {
+    if (format != NBC_USAGE_TEXT && format != NBC_USAGE_JSON)
+        invalid_arg("format is " + std::to_string(format) + "; use NBC_USAGE_TEXT or NBC_USAGE_JSON");
+    return copy_string(format == NBC_USAGE_JSON ? nbcore::quota::usage_json(snap) : nbcore::quota::format_usage(snap));
 }
 
 void copy_truncated(char* dst, std::size_t cap, const std::string& src) {
@@ -500,6 +505,21 @@ NBC_API(int) nbc_result_usage(nbc_usage* out, const nbc_result* res) {
         v.total_tokens = u.total_tokens;
         v.image_output_tokens = u.candidates_tokens_for("IMAGE");
         nbcapi::write_out(out, v);
+    });
+}
+
+NBC_API(int) nbc_prompt_analyze(char** out, const char* prompt, const char* image_size, int format) {
+    if (out) *out = nullptr;
+    return guard([&] {
+        require(out, "out");
+        require(prompt, "prompt");
+        if (format != NBC_USAGE_TEXT && format != NBC_USAGE_JSON)
+            invalid_arg("format is " + std::to_string(format) + "; use NBC_USAGE_TEXT or NBC_USAGE_JSON");
+        std::string size = opt_str(image_size);
+        if (!size.empty() && size != "1K" && size != "2K" && size != "4K")
+            invalid_arg("image_size is \"" + size + "\"; use \"1K\", \"2K\", \"4K\" or NULL");
+        auto a = nbcore::prompt::analyze(prompt, size);
+        *out = copy_string(format == NBC_USAGE_JSON ? nbcore::prompt::analysis_json(a) : nbcore::prompt::format_analysis(a));
     });
 }
 

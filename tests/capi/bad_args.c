@@ -42,6 +42,18 @@ int main(void) {
     CHECK(nbc_status_name(-1) != NULL);
     CHECK(nbc_version_string() != NULL && nbc_version_number() > 0);
     CHECK(nbc_error_last() != NULL);
+    INVALID(nbc_prompt_analyze(NULL, "a cat", NULL, NBC_USAGE_TEXT), "out");
+    INVALID(nbc_prompt_analyze(&text, NULL, NULL, NBC_USAGE_TEXT), "prompt");
+    CHECK(text == NULL);
+    INVALID(nbc_prompt_analyze(&text, "a cat", "8K", NBC_USAGE_TEXT), "image_size");
+    INVALID(nbc_prompt_analyze(&text, "a cat", NULL, 7), "format");
+    CHECK(nbc_prompt_analyze(&text, "a cat, a dog, a parrot and a goldfish", "4K", NBC_USAGE_TEXT) == NBC_OK);
+    CHECK(text != NULL && strstr(text, "4 distinct subjects") != NULL && strstr(text, "risk: high") != NULL);
+    nbc_string_free(text);
+    text = NULL;
+    CHECK(nbc_prompt_analyze(&text, "", NULL, NBC_USAGE_JSON) == NBC_OK && text && strstr(text, "\"risk\": \"low\"") != NULL);
+    nbc_string_free(text);
+    text = NULL;
     INVALID(nbc_version_check(0), "header_version");
     INVALID(nbc_version_check(-1), "header_version");
     INVALID(nbc_global_init(7u), "flags");

@@ -469,6 +469,17 @@ typedef struct nbc_image_check {
  * in *out), NBC_E_INVALID_ARG for bad arguments. */
 NBC_API(int) nbc_check_image(nbc_image_check *out, const uint8_t *data, size_t len);
 
+/* ---- prompt analysis ---------------------------------------------------------------------- */
+
+/* Reads a prompt the way docs/prompt-analysis.md describes (deterministic rules, no network): its
+ * subjects, setting, text to render, spatial relations and style, camera and lighting clauses,
+ * with a risk level ("low", "medium", "high") and one reason per finding, e.g. "5 distinct
+ * subjects (more than 3 raises the risk of a blank output)". image_size ("1K", "2K", "4K" or
+ * NULL) adds the timeout risk of 4K. format: NBC_USAGE_TEXT (a report for people) or
+ * NBC_USAGE_JSON ({"risk", "reasons", "distinct_subjects", "requirements": [...]}); *out is a
+ * new string for nbc_string_free. */
+NBC_API(int) nbc_prompt_analyze(char **out, const char *prompt, const char *image_size, int format);
+
 /* ================================================================================================
  * Batch: many requests in one job, billed at half the online price, answered within a day
  * (the Batch API of the Gemini Developer API; needs an AI Studio key).
