@@ -42,7 +42,7 @@ Pixels disc_alpha(int w, int h, double r) {
 
 }  // namespace
 
-TEST_CASE("colour match recovers and undoes a per-channel cast", "[compose][colour]") {
+TEST_CASE("compose: colour match recovers and undoes a per-channel cast", "[compose][colour]") {
     Pixels original = textured(200, 160, 3);
     const double gain[3] = {0.9, 1.0, 1.12}, offset[3] = {12, -15, -6};
     Pixels patch = shifted(original, gain, offset);
@@ -63,7 +63,7 @@ TEST_CASE("colour match recovers and undoes a per-channel cast", "[compose][colo
     CHECK(err <= 4);
 }
 
-TEST_CASE("colour match clamps the gain and shifts only on flat context", "[compose][colour]") {
+TEST_CASE("compose: colour match clamps the gain and shifts only on flat context", "[compose][colour]") {
     Pixels original = textured(200, 160, 4);
     // A patch with a third of the spread: the gain would be 3, clamped to 2.
     Pixels flatter = copy_of(original);
@@ -85,7 +85,7 @@ TEST_CASE("colour match clamps the gain and shifts only on flat context", "[comp
     CHECK(f.offset[2] == Approx(5));
 }
 
-TEST_CASE("colour match skips with a reason when the ring is too small", "[compose][colour]") {
+TEST_CASE("compose: colour match skips with a reason when the ring is too small", "[compose][colour]") {
     Pixels original = textured(64, 64, 5);
     Pixels alpha = blank(64, 64, 1);
     for (std::size_t i = 0; i < alpha.data.size(); ++i) alpha.data.data()[i] = 255;

@@ -12,7 +12,7 @@ using namespace nbcore;
 using namespace nbcore::compose;
 using namespace compose_test;
 
-TEST_CASE("composite: alpha 0 and outside the rect bit-identical, 255 the patch, rounded between",
+TEST_CASE("compose: composite keeps alpha-0 and outside pixels bit-identical, 255 gives the patch",
           "[compose][composite]") {
     auto seed = GENERATE(1u, 2u, 3u, 4u, 5u);
     auto soft = GENERATE(false, true);
@@ -52,7 +52,7 @@ TEST_CASE("composite: alpha 0 and outside the rect bit-identical, 255 the patch,
     CHECK(wrong_blend == 0);
 }
 
-TEST_CASE("blend_inpaint changes nothing farther than grow + feather from the mask", "[compose][composite]") {
+TEST_CASE("compose: blend_inpaint changes nothing farther than grow + feather from the mask", "[compose][composite]") {
     auto seed = GENERATE(21u, 22u, 23u);
     auto soft = GENERATE(false, true);
     auto colour = GENERATE(false, true);
@@ -102,7 +102,7 @@ TEST_CASE("blend_inpaint changes nothing farther than grow + feather from the ma
     CHECK(not_patch == 0);
 }
 
-TEST_CASE("blend_inpaint with the auto feather and colour match on a 4K-class crop stays exact outside",
+TEST_CASE("compose: blend_inpaint with the auto feather and colour match on a 4K-class crop stays exact outside",
           "[compose][composite]") {
     // Bigger than the other cases, but still quick: a 600x400 crop in a 1200x900 image.
     Pixels image = image_test::noisy(1200, 900, 4, {120, 130, 140, 255}, 30, 9);
@@ -126,7 +126,7 @@ TEST_CASE("blend_inpaint with the auto feather and colour match on a 4K-class cr
     CHECK(changed == 0);
 }
 
-TEST_CASE("blend_inpaint refuses masks the crop does not hold", "[compose][composite]") {
+TEST_CASE("compose: blend_inpaint refuses masks the crop does not hold", "[compose][composite]") {
     Pixels image = random_image(50, 50, 4, 1);
     Pixels mask = blank(50, 50, 1);
     at(mask, 5, 5) = 255;
@@ -143,7 +143,7 @@ TEST_CASE("blend_inpaint refuses masks the crop does not hold", "[compose][compo
     CHECK_THROWS_AS(composite(image, patch, {40, 40, 20, 20}, blank(20, 20, 1)), Error);
 }
 
-TEST_CASE("alpha_over: transparent leaves dst alone, opaque copies, clipped at the edges", "[compose][composite]") {
+TEST_CASE("compose: alpha_over: transparent leaves dst alone, opaque copies, clipped at the edges", "[compose][composite]") {
     Pixels dst = random_image(30, 20, 4, 3);
     for (std::size_t i = 3; i < dst.data.size(); i += 4) dst.data.data()[i] = 255;
     Pixels before = copy_of(dst);

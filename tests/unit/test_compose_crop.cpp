@@ -23,7 +23,7 @@ std::string text_of(const Rect& r) {
 
 }  // namespace
 
-TEST_CASE("auto crop: Krita's padding, then the short side grows to a supported ratio", "[compose][crop]") {
+TEST_CASE("compose: auto crop: Krita's padding, then the short side grows to a supported ratio", "[compose][crop]") {
     // 4000x3000, box 200x100: padding max(4000/16, 150/2) = 250 -> 700x600 around the box; the
     // nearest ratio is 5:4, reached by widening to 750 (centred).
     Rect box{1900, 1450, 200, 100};
@@ -35,7 +35,7 @@ TEST_CASE("auto crop: Krita's padding, then the short side grows to a supported 
     CHECK(std::abs(p.residual) < 1e-9);
 }
 
-TEST_CASE("auto crop: at least 512 px per side, shifted inside the image at its edges", "[compose][crop]") {
+TEST_CASE("compose: auto crop: at least 512 px per side, shifted inside the image at its edges", "[compose][crop]") {
     // 1000x800, a 40x40 box in the top-left corner: padding 63 clamps at the edges; the 512 minimum
     // grows away from the corner instead of falling off the image.
     CropPlan p = plan_inpaint_crop(1000, 800, {5, 5, 40, 40});
@@ -49,7 +49,7 @@ TEST_CASE("auto crop: at least 512 px per side, shifted inside the image at its 
     CHECK(small.exact);
 }
 
-TEST_CASE("pixel context is exact padding, no minimum side", "[compose][crop]") {
+TEST_CASE("compose: pixel context is exact padding, no minimum side", "[compose][crop]") {
     CropOptions o;
     o.context = ContextMode::Pixels;
     o.context_px = 50;
@@ -62,7 +62,7 @@ TEST_CASE("pixel context is exact padding, no minimum side", "[compose][crop]") 
     CHECK(plan_inpaint_crop(4000, 3000, {1000, 1000, 100, 100}, o).crop == Rect{920, 920, 260, 260});
 }
 
-TEST_CASE("whole-image context shrinks the long side only as far as the mask allows", "[compose][crop]") {
+TEST_CASE("compose: whole-image context shrinks the long side only as far as the mask allows", "[compose][crop]") {
     CropOptions o;
     o.context = ContextMode::WholeImage;
     // 1000x700 is nearest to 3:2; the image cannot widen, so the height shrinks to 667 around the box.
@@ -82,7 +82,7 @@ TEST_CASE("whole-image context shrinks the long side only as far as the mask all
     CHECK(q.residual != 0);
 }
 
-TEST_CASE("crop plans always hold the mask box and its margin, inside the image", "[compose][crop]") {
+TEST_CASE("compose: crop plans always hold the mask box and its margin, inside the image", "[compose][crop]") {
     std::mt19937 gen(7);
     std::uniform_int_distribution<int> size(64, 5600), mode(0, 2), margin(0, 40), px(0, 300);
     int exact = 0, total = 0;
@@ -122,7 +122,7 @@ TEST_CASE("crop plans always hold the mask box and its margin, inside the image"
     CHECK(exact > total * 3 / 4);  // exact is the rule, not the exception
 }
 
-TEST_CASE("crop plans refuse impossible arguments with a hint", "[compose][crop]") {
+TEST_CASE("compose: crop plans refuse impossible arguments with a hint", "[compose][crop]") {
     try {
         plan_inpaint_crop(100, 100, {10, 10, 0, 0});
         FAIL("no error");

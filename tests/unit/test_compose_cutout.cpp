@@ -55,7 +55,7 @@ int green_cast(const Pixels& rgba, int x, int y) {
 
 }  // namespace
 
-TEST_CASE("cut_out recovers an element from a noisy key: clear background, solid inside", "[compose][cutout]") {
+TEST_CASE("compose: cut_out recovers an element from a noisy key: clear background, solid inside", "[compose][cutout]") {
     auto channels = GENERATE(3, 4);
     Cutout cut = cut_out(element_on_key(channels));
     const CutoutReport& r = cut.report;
@@ -79,7 +79,7 @@ TEST_CASE("cut_out recovers an element from a noisy key: clear background, solid
     CHECK(inside_soft == 0);
 }
 
-TEST_CASE("cut_out removes the key's cast from the edge", "[compose][cutout]") {
+TEST_CASE("compose: cut_out removes the key's cast from the edge", "[compose][cutout]") {
     CutoutOptions spilled;
     spilled.despill = false;
     Cutout plain = cut_out(element_on_key(), spilled);
@@ -108,7 +108,7 @@ TEST_CASE("cut_out removes the key's cast from the edge", "[compose][cutout]") {
     CHECK(at(clean.rgba, 128, 128, 1) == 120);
 }
 
-TEST_CASE("a placed element lands on its fit rect inside the target box", "[compose][cutout]") {
+TEST_CASE("compose: a placed element lands on its fit rect inside the target box", "[compose][cutout]") {
     Cutout cut = cut_out(element_on_key());
     Pixels canvas = blank(800, 600, 4);
     const Rect box{100, 150, 300, 200};
@@ -143,7 +143,7 @@ TEST_CASE("a placed element lands on its fit rect inside the target box", "[comp
     CHECK_THROWS_AS(place_element(canvas, blank(10, 10, 4), box), Error);
 }
 
-TEST_CASE("cut_out reports answers that are not an element on the key", "[compose][cutout]") {
+TEST_CASE("compose: cut_out reports answers that are not an element on the key", "[compose][cutout]") {
     Cutout noise = cut_out(random_image(128, 96, 3, 1));
     CHECK_FALSE(noise.report.plausible);
     CHECK_FALSE(noise.report.problem.empty());
@@ -157,7 +157,7 @@ TEST_CASE("cut_out reports answers that are not an element on the key", "[compos
     CHECK_THROWS_AS(cut_out(blank(10, 10, 1)), Error);
 }
 
-TEST_CASE("choose_key_colour avoids the colours the reference is full of", "[compose][cutout]") {
+TEST_CASE("compose: choose_key_colour avoids the colours the reference is full of", "[compose][cutout]") {
     Pixels forest = image_test::noisy(300, 200, 3, {20, 210, 40, 0}, 15, 3);
     KeyChoice c = choose_key_colour(forest);
     CHECK(c.key != kKeyGreen);

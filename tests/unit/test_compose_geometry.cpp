@@ -25,7 +25,7 @@ Status code_of(const std::function<void()>& f) {
 
 }  // namespace
 
-TEST_CASE("Rect intersect, unite and inflate", "[compose][geometry]") {
+TEST_CASE("compose: Rect intersect, unite and inflate", "[compose][geometry]") {
     Rect a{0, 0, 10, 10}, b{5, 5, 10, 10};
     CHECK(intersect(a, b) == Rect{5, 5, 5, 5});
     CHECK(intersect(a, Rect{20, 20, 5, 5}).empty());
@@ -39,7 +39,7 @@ TEST_CASE("Rect intersect, unite and inflate", "[compose][geometry]") {
     CHECK_FALSE(a.contains(10, 9));
 }
 
-TEST_CASE("to_pixels rounds each edge so neighbouring boxes tile without gaps", "[compose][geometry]") {
+TEST_CASE("compose: to_pixels rounds each edge so neighbouring boxes tile without gaps", "[compose][geometry]") {
     // Thirds of 100 px: edges at 33.3 -> 33 and 66.7 -> 67.
     Rect left = to_pixels({0, 0, 1.0 / 3, 1}, 100, 50);
     Rect mid = to_pixels({1.0 / 3, 0, 1.0 / 3, 1}, 100, 50);
@@ -65,7 +65,7 @@ TEST_CASE("to_pixels rounds each edge so neighbouring boxes tile without gaps", 
     CHECK(to_pixels(n, 100, 40) == Rect{25, 10, 50, 20});
 }
 
-TEST_CASE("mask_bounds finds the nonzero pixels", "[compose][geometry]") {
+TEST_CASE("compose: mask_bounds finds the nonzero pixels", "[compose][geometry]") {
     Pixels m = blank(40, 30, 1);
     CHECK(mask_bounds(m).empty());
     at(m, 7, 4) = 1;
@@ -81,7 +81,7 @@ TEST_CASE("mask_bounds finds the nonzero pixels", "[compose][geometry]") {
     CHECK(mask_bounds(rgba) == Rect{3, 5, 1, 1});
 }
 
-TEST_CASE("the supported aspect ratios are the models' list", "[compose][geometry]") {
+TEST_CASE("compose: the supported aspect ratios are the models' list", "[compose][geometry]") {
     auto ratios = supported_aspect_ratios();
     REQUIRE(ratios.size() == kAspectRatios.size());
     for (std::size_t i = 0; i < ratios.size(); ++i) {
@@ -90,7 +90,7 @@ TEST_CASE("the supported aspect ratios are the models' list", "[compose][geometr
     }
 }
 
-TEST_CASE("snap_aspect picks the nearest ratio by log distance", "[compose][geometry]") {
+TEST_CASE("compose: snap_aspect picks the nearest ratio by log distance", "[compose][geometry]") {
     CHECK(snap_aspect(1024, 1024).name == "1:1");
     CHECK(snap_aspect(1920, 1080).name == "16:9");
     CHECK(snap_aspect(1080, 1920).name == "9:16");
@@ -117,7 +117,7 @@ TEST_CASE("snap_aspect picks the nearest ratio by log distance", "[compose][geom
     CHECK(code_of([] { snap_aspect(0, 10); }) == Status::INVALID_ARG);
 }
 
-TEST_CASE("fit_into keeps the aspect ratio and centres", "[compose][geometry]") {
+TEST_CASE("compose: fit_into keeps the aspect ratio and centres", "[compose][geometry]") {
     CHECK(fit_into({10, 20, 300, 200}, 100, 100) == Rect{60, 20, 200, 200});
     CHECK(fit_into({10, 20, 300, 200}, 600, 100) == Rect{10, 95, 300, 50});
     CHECK(fit_into({0, 0, 7, 7}, 2, 1) == Rect{0, 1, 7, 4});  // 3.5 rounds to 4; the odd pixel goes down
@@ -127,7 +127,7 @@ TEST_CASE("fit_into keeps the aspect ratio and centres", "[compose][geometry]") 
     CHECK(code_of([] { fit_into({0, 0, 0, 5}, 1, 1); }) == Status::INVALID_ARG);
 }
 
-TEST_CASE("crop copies the pixels of a rect", "[compose][geometry]") {
+TEST_CASE("compose: crop copies the pixels of a rect", "[compose][geometry]") {
     Pixels img = random_image(20, 10, 3, 5);
     Pixels c = crop(img, {4, 3, 6, 5});
     REQUIRE(c.width == 6);

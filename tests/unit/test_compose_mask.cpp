@@ -22,7 +22,7 @@ Pixels disc_mask(int w, int h, double cx, double cy, double r) {
 
 }  // namespace
 
-TEST_CASE("grow_mask dilates a hard mask by an exact Euclidean disc", "[compose][mask]") {
+TEST_CASE("compose: grow_mask dilates a hard mask by an exact Euclidean disc", "[compose][mask]") {
     auto seed = GENERATE(1u, 2u, 3u);
     auto radius = GENERATE(1, 2, 3, 5, 8, 13);
     // Sparse seeds and a few blobs: every distance case appears.
@@ -40,7 +40,7 @@ TEST_CASE("grow_mask dilates a hard mask by an exact Euclidean disc", "[compose]
     CHECK(wrong == 0);
 }
 
-TEST_CASE("grow_mask raises soft pixels only within reach of the selection", "[compose][mask]") {
+TEST_CASE("compose: grow_mask raises soft pixels only within reach of the selection", "[compose][mask]") {
     Pixels m = blank(40, 20, 1);
     at(m, 5, 10) = 255;
     at(m, 30, 10) = 90;  // a faint, partly selected pixel far away: kept, not grown, not raised
@@ -55,7 +55,7 @@ TEST_CASE("grow_mask raises soft pixels only within reach of the selection", "[c
     CHECK(at(g, 8, 7) == 0);  // sqrt(18) > 4: a disc, not a square
 }
 
-TEST_CASE("feather spreads outward only, smoothly, and stops at its width", "[compose][mask]") {
+TEST_CASE("compose: feather spreads outward only, smoothly, and stops at its width", "[compose][mask]") {
     const int feather = 20;
     Pixels m = disc_mask(160, 120, 80, 60, 25);
     Pixels f = feather_mask(m, feather);
@@ -79,7 +79,7 @@ TEST_CASE("feather spreads outward only, smoothly, and stops at its width", "[co
     CHECK(at(f, 80 + diag, 60 + diag) == 0);
 }
 
-TEST_CASE("blend_alpha: 255 inside the selection, 0 beyond grow + feather, mask when exact", "[compose][mask]") {
+TEST_CASE("compose: blend_alpha: 255 inside the selection, 0 beyond grow + feather, mask when exact", "[compose][mask]") {
     auto seed = GENERATE(11u, 12u, 13u, 14u);
     auto soft = GENERATE(false, true);
     Pixels m = random_mask(90, 70, seed, soft);
@@ -105,7 +105,7 @@ TEST_CASE("blend_alpha: 255 inside the selection, 0 beyond grow + feather, mask 
     }
 }
 
-TEST_CASE("auto feather is 10% of the box diagonal, at least 8 px", "[compose][mask]") {
+TEST_CASE("compose: auto feather is 10% of the box diagonal, at least 8 px", "[compose][mask]") {
     CHECK(auto_feather({0, 0, 100, 100}) == 14);
     CHECK(auto_feather({0, 0, 30, 40}) == 8);
     CHECK(auto_feather({0, 0, 3000, 4000}) == 500);
@@ -118,7 +118,7 @@ TEST_CASE("auto feather is 10% of the box diagonal, at least 8 px", "[compose][m
     CHECK(at(a, 100 + 50 + 4 + 3, 100) > 0);
 }
 
-TEST_CASE("mask processing refuses an empty mask and bad widths", "[compose][mask]") {
+TEST_CASE("compose: mask processing refuses an empty mask and bad widths", "[compose][mask]") {
     Pixels empty = blank(10, 10, 1);
     try {
         blend_alpha(empty);
@@ -132,7 +132,7 @@ TEST_CASE("mask processing refuses an empty mask and bad widths", "[compose][mas
     CHECK_THROWS_AS(feather_mask(blank(10, 10, 3), 2), Error);
 }
 
-TEST_CASE("marker masks are white where the change goes and survive PNG", "[compose][mask]") {
+TEST_CASE("compose: marker masks are white where the change goes and survive PNG", "[compose][mask]") {
     Pixels m = blank(8, 6, 1);
     at(m, 2, 3) = 128;
     at(m, 3, 3) = 127;
