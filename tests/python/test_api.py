@@ -204,6 +204,19 @@ def test_exception_in_event_callback_surfaces(client_env):
         nbcore.Client(on_event=boom).generate("a lighthouse")
 
 
+def test_analyze_prompt():
+    r = nbcore.analyze_prompt("a dog on the left and a cat on the right")
+    assert isinstance(r, nbcore.PromptReport)
+    assert r.risk == "medium" and r.distinct_subjects == 2 and r.relations == 2
+    assert str(r).startswith("risk: medium")
+    t = nbcore.analyze_prompt('a sign that says "OPEN"')
+    assert t.text_spans == 1 and any(x["kind"] == "text" and x["head"] == "OPEN" for x in t.requirements)
+    assert nbcore.analyze_prompt("a cat", "4K").risk == "low"
+    with pytest.raises(nbcore.InvalidArgumentError) as e:
+        nbcore.analyze_prompt("a cat", "8K")
+    assert "image_size" in str(e.value) and e.value.advice
+
+
 def test_check_image_verdicts():
     flat = _png(32, 32, lambda x, y: (128, 128, 128))
     busy = _png(32, 32, lambda x, y: ((x * 8) % 256, (y * 8) % 256, (x * y) % 256))

@@ -72,6 +72,21 @@ def test_check_command(tmp_path):
     assert p.returncode == 10 + 15 and "BLANK" in p.stdout
 
 
+def test_lint_command():
+    p = run_cli(["lint", "a cat, a dog, a parrot and a goldfish in a garden", "--size", "4K"], {})
+    assert p.returncode == 0
+    assert p.stdout.startswith("risk: high")
+    assert "4 distinct subjects (more than 3 raises the risk of a blank output)" in p.stdout
+    assert "4K with 4 subjects" in p.stdout and "advice:" in p.stdout
+    p = run_cli(["lint", "a cat, a dog, a parrot and a goldfish", "--strict", "--json"], {})
+    assert p.returncode == 3
+    doc = json.loads(p.stdout)
+    assert doc["risk"] == "high" and doc["distinct_subjects"] == 4
+    assert [r["head"] for r in doc["requirements"] if r["kind"] == "subject"] == ["cat", "dog", "parrot", "goldfish"]
+    p = run_cli(["lint", "a lighthouse at dawn", "--strict"], {})
+    assert p.returncode == 0 and p.stdout.startswith("risk: low")
+
+
 def test_bad_usage_exits_2():
     p = run_cli(["generate"], {})
     assert p.returncode == 2

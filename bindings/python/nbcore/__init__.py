@@ -25,8 +25,8 @@ from . import _nbcore
 from ._errors import *  # noqa: F401,F403  (the exception classes are part of the API)
 from ._errors import __all__ as _error_names
 from ._errors import DIMENSION_NAMES as _DIMENSIONS
-from ._types import (Attempt, Diagnosis, Image, ImageCheck, JobProgress, Result, RetryPolicy, Route,
-                     Usage)
+from ._types import (Attempt, Diagnosis, Image, ImageCheck, JobProgress, PromptReport, Result,
+                     RetryPolicy, Route, Usage)
 
 Pixels = _nbcore.Pixels
 
@@ -38,7 +38,7 @@ ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9"
 IMAGE_SIZES = ("1K", "2K", "4K")
 
 __all__ = ["Client", "Job", "JobProgress", "RetryPolicy", "Route", "Result", "Image", "Pixels", "Attempt", "Usage", "ImageCheck", "check_image",
-           "Diagnosis", "diagnose",
+           "Diagnosis", "diagnose", "PromptReport", "analyze_prompt",
            "state_usage", "DEFAULT_STATE",
            "DEFAULT_MODEL", "MODELS", "ASPECT_RATIOS", "IMAGE_SIZES", "__version__"] + [
                n for n in _error_names if n not in ("DIMENSION_NAMES", "error_from_info")]
@@ -468,6 +468,18 @@ def check_image(data: Union[bytes, bytearray, memoryview, str, "os.PathLike[str]
     d = _nbcore.check_image(bytes(data))
     return ImageCheck(ok=d["ok"], blank=d["blank"], width=d["width"], height=d["height"],
                       reason=d["reason"], code=d["code"], mime=d["mime"], channels=d["channels"])
+
+
+def analyze_prompt(prompt: str, image_size: Optional[str] = None) -> PromptReport:
+    """Read a prompt before sending it: its subjects, setting, text to render, spatial relations and
+    style, camera and lighting clauses, and the risk that it ends blank or times out, with the
+    reasons. Deterministic and offline (docs/prompt-analysis.md). image_size "4K" adds the timeout
+    risk of many subjects."""
+    d = json.loads(_nbcore.analyze_prompt(prompt, image_size, 1))
+    return PromptReport(risk=d["risk"], reasons=list(d["reasons"]), distinct_subjects=d["distinct_subjects"],
+                        text_spans=d["text_spans"], relations=d["relations"], styling=d["styling"],
+                        requirements=list(d["requirements"]),
+                        text=_nbcore.analyze_prompt(prompt, image_size, 0))
 
 
 def diagnose(status: int, body: Union[bytes, str], headers: Optional[Union[Dict[str, str], Iterable[Tuple[str, str]]]] = None) -> Diagnosis:

@@ -252,6 +252,26 @@ class ImageCheck:
 
 
 @dataclass(frozen=True)
+class PromptReport:
+    """What nbcore.analyze_prompt() read in a prompt (docs/prompt-analysis.md): the risk of a blank
+    output or a timeout ("low", "medium", "high"), one reason per finding, and the requirements
+    found (dicts with kind, text, head, count, relation, begin, end). str() gives the report for
+    people."""
+
+    risk: str
+    reasons: List[str]
+    distinct_subjects: int
+    text_spans: int
+    relations: int
+    styling: int
+    requirements: List[Dict[str, Any]]
+    text: str = ""
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
 class Diagnosis:
     """What nbcore.diagnose() makes of a status and body: the same verdict the engine reaches.
 

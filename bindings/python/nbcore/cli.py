@@ -17,12 +17,13 @@ import warnings
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import (ASPECT_RATIOS, DEFAULT_MODEL, DEFAULT_STATE, IMAGE_SIZES, Client, InvalidArgumentError,
-               NbcoreError, _nbcore, check_image, diagnose, state_usage)
+               NbcoreError, _nbcore, analyze_prompt, check_image, diagnose, state_usage)
 from ._errors import STATUS_NAMES
 
 EXIT_BASE = 10
 EXIT_OTHER = 1
 EXIT_USAGE = 2
+EXIT_HIGH_RISK = 3   # lint --strict on a high-risk prompt
 EXIT_INTERRUPTED = 130
 
 
@@ -342,6 +343,21 @@ def cmd_usage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lint(args: argparse.Namespace) -> int:
+    report = analyze_prompt(args.prompt, args.size)
+    if args.json:
+        print(json.dumps({"risk": report.risk, "reasons": report.reasons,
+                          "distinct_subjects": report.distinct_subjects, "text_spans": report.text_spans,
+                          "relations": report.relations, "styling": report.styling,
+                          "requirements": report.requirements}))
+    else:
+        print(report.text, end="")
+        if report.risk == "high":
+            print("advice: reduce the prompt to its core subject and add the rest back one at a time, "
+                  "or generate it in stages (a background, then each subject).")
+    return EXIT_HIGH_RISK if args.strict and report.risk == "high" else 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     worst = 0
     rows = []
@@ -601,6 +617,15 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--state", default=DEFAULT_STATE, metavar="PATH", help="state file (default: the default one)")
     u.add_argument("--json", action="store_true")
 
+    lp = sub.add_parser("lint", help="read a prompt before sending it: its subjects and the risk of a blank output",
+                        description="Split PROMPT into its requirements (subjects, setting, text, relations, "
+                                    "style, camera, lighting) and judge the risk of a blank output or a "
+                                    "timeout, with the reasons (docs/prompt-analysis.md). Offline.")
+    lp.add_argument("prompt")
+    lp.add_argument("--size", choices=("1K", "2K", "4K"), help="the image size you will ask for (4K adds timeout risk)")
+    lp.add_argument("--strict", action="store_true", help=f"exit {EXIT_HIGH_RISK} when the risk is high")
+    lp.add_argument("--json", action="store_true")
+
     c = sub.add_parser("check", help="check image files: valid, corrupt or blank")
     c.add_argument("files", nargs="+")
     c.add_argument("--json", action="store_true")
@@ -653,7 +678,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     as_json = getattr(args, "json", False)
     warnings.showwarning = _show_warning   # "warning: ...", not a source line
-    commands = {"generate": cmd_generate, "edit": cmd_edit, "check": cmd_check, "usage": cmd_usage,
+    commands = {"generate": cmd_generate, "edit": cmd_edit, "check": cmd_check, "usage": cmd_usage, "lint": cmd_lint,
                 "diagnose": cmd_diagnose, "batch": cmd_batch}
     try:
         return commands[args.command](args)

@@ -763,6 +763,14 @@ Supports the buffer protocol, so numpy.asarray(p) or memoryview(p) read them wit
         .def("cancel", &JobHandle::cancel)
         .def("progress", &JobHandle::progress);
 
+    m.def("analyze_prompt", [](const std::string& prompt, std::optional<std::string> image_size, int format) {
+        char* text = nullptr;
+        check(nbc_prompt_analyze(&text, prompt.c_str(), or_null(image_size), format));
+        std::string out(text);
+        nbc_string_free(text);
+        return out;
+    }, py::arg("prompt"), py::arg("image_size"), py::arg("format"));
+
     m.def("state_usage", [](std::optional<std::string> path, int format) {
         char* text = nullptr;
         int rc;
