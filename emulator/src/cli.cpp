@@ -49,6 +49,10 @@ constexpr const char* kUsage =
     "                    midnight Pacific)\n"
     "  --quota-tier T    free or paid: the quota ids enforced 429s name (default free)\n"
     "  --batch-ms N      batch jobs run PENDING -> RUNNING -> SUCCEEDED in N ms (default 3000)\n"
+    "  --blank-when T    answer blank when the prompt has the word(s) T; 'cat+dog' needs both\n"
+    "                    (repeatable: any rule fires)\n"
+    "  --blank-over-subjects K  answer blank when the prompt has more than K distinct subjects\n"
+    "  --flaky-answer A  what those prompts get: blank (default) or no_image\n"
     "  --help            this text\n"
     "  --version         the version\n"
     "\n"
@@ -123,6 +127,18 @@ Action parse_args(int argc, char** argv, Options& o) {
         else if (arg == "--ipm") o.ipm_limit = parse_int(arg, next(), 0, 1000000000);
         else if (arg == "--rpd") o.rpd_limit = parse_int(arg, next(), 0, 1000000000);
         else if (arg == "--batch-ms") o.batch_ms = parse_int(arg, next(), 0, 86400000);
+        else if (arg == "--blank-when") {
+            std::string rule = next();
+            if (rule.empty() || rule.front() == '+' || rule.back() == '+' || rule.find("++") != std::string::npos)
+                throw CliError{"--blank-when needs words, or words joined by '+', not \"" + rule + "\""};
+            o.blank_when.push_back(rule);
+        }
+        else if (arg == "--blank-over-subjects") o.blank_over_subjects = parse_int(arg, next(), 1, 1000);
+        else if (arg == "--flaky-answer") {
+            o.flaky_answer = next();
+            if (o.flaky_answer != "blank" && o.flaky_answer != "no_image")
+                throw CliError{"--flaky-answer must be blank or no_image, not \"" + o.flaky_answer + "\""};
+        }
         else if (arg == "--quota-tier") {
             o.quota_tier = next();
             if (o.quota_tier != "free" && o.quota_tier != "paid")

@@ -19,6 +19,7 @@
 #include "delivery.hpp"
 #include "errors.hpp"
 #include "faults.hpp"
+#include "flaky.hpp"
 #include "quota.hpp"
 #include "nbcore/models.hpp"
 #include "nbcore_emulator/emulator.hpp"
@@ -411,6 +412,14 @@ Reply Server::Impl::answer_normally(const Route& route, const httplib::Request& 
             auto parsed = parse_generate_request(req.body, route);
             if (auto* err = std::get_if<ApiError>(&parsed)) return error_reply(*err, framing);
             if (auto refused = refuse_over_quota(route, std::get<GenerateParams>(parsed), credentials_of(req))) return *refused;
+            if (auto flaky = flaky_match(std::get<GenerateParams>(parsed).prompt, {opts.blank_when, opts.blank_over_subjects})) {
+                const FaultSpec* spec = find_fault(opts.flaky_answer == "no_image" ? "no_image" : "blank_image");
+                LazySource source(*this, route, req.body);
+                FaultInput in{route, fault_context(route, req.body, n), "", std::nullopt, source};
+                Reply r = spec->build(in);
+                r.fault = "flaky " + *flaky;
+                return r;
+            }
             return generate(route, std::get<GenerateParams>(parsed), n);
         }
         case Rpc::Control: break;

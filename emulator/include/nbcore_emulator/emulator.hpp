@@ -40,6 +40,12 @@ struct Options {
     std::string quota_tier = "free";    // free | paid: which quotaMetric / quotaId the 429s name
     // Batch jobs go PENDING -> RUNNING -> SUCCEEDED over this many milliseconds (of `clock`).
     int batch_ms = 3000;
+    // Flaky prompts (docs/emulator.md): a prompt containing every '+'-joined term of one rule, or
+    // with more distinct subjects than blank_over_subjects (> 0), is answered with a blank image,
+    // or with finishReason NO_IMAGE when flaky_answer is "no_image". Script entries still win.
+    std::vector<std::string> blank_when;
+    int blank_over_subjects = 0;
+    std::string flaky_answer = "blank";   // blank | no_image
     // Time for the quota windows, the quota day and batch progress; null = system clock.
     std::shared_ptr<nbcore::Clock> clock;
     // One line per answered request (method, path, status, fault, ms); never holds a key.
