@@ -258,7 +258,7 @@ TEST_CASE("batch client: waiting stops at the deadline or on cancel; the job kee
         FAIL("cancelled");
     } catch (const Error& e) {
         CHECK(e.code() == Status::CANCELLED);
-        CHECK_THAT(e.diagnosis().advice, Catch::Contains("cancelled through the API"));
+        CHECK_THAT(e.diagnosis().advice, Catch::Contains("keeps running on the server"));
     }
     CHECK(polls == 2);
     CHECK(bc.get(job.name).state == batch::State::Pending);

@@ -337,9 +337,10 @@ struct BatchClient::Impl {
             return e;
         };
         const std::string kCancelAdvice =
-            "Call wait() again later to collect the results, or cancel() to stop the batch on the server.";
+            "The batch keeps running on the server: wait for it again later to collect the results, or "
+            "cancel the batch to stop it there.";
         const std::string kDeadlineAdvice =
-            "Wait again later (the API finishes most batches within a day), or cancel() the batch.";
+            "Wait again later (the API finishes most batches within a day), or cancel the batch.";
         for (;;) {
             if (w.cancel && w.cancel->cancelled()) throw stopped(Status::CANCELLED, "stopped waiting for", kCancelAdvice);
             milliseconds delay{0};
