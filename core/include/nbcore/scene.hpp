@@ -68,4 +68,86 @@ std::string inpaint_prompt(std::string_view prompt);
 // on `model`; "4K" when none does; "" when the model takes no image size (Flash) or is unknown.
 std::string image_size_covering(std::string_view model, std::string_view aspect, int long_side);
 
+// ---------------------------------------------------------------------------------------------
+// Scenes
+// ---------------------------------------------------------------------------------------------
+
+enum class ElementMode {
+    Edit,     // a masked edit of the running composite, the element's box as the mask
+    Cutout,   // generated alone on a key colour, cut out and placed into its box locally
+};
+std::string_view element_mode_name(ElementMode m) noexcept;   // "edit", "cutout"
+
+struct SceneElement {
+    std::string prompt;
+    compose::BoxF box;             // normalized, inside 0..1
+    int z = 0;                     // drawing order: lower first; equal z keep their order
+    ElementMode mode = ElementMode::Edit;
+};
+
+struct Scene {
+    std::string background;        // what the background stage draws
+    std::string style;             // appended to every stage's prompt
+    std::string aspect_ratio;      // "" = the API's default (1:1)
+    std::string image_size;        // "" | "1K" | "2K" | "4K" (Pro only): the background's size
+    std::string model;             // "" = the client's default model
+    std::vector<SceneElement> elements;
+};
+
+// A scene planned from one prompt by prompt::analyze + prompt::plan_stages: the setting (and any
+// text to render) as the background, the style, lighting and camera clauses as the style, one
+// element per distinct subject with its planned box and z (docs/prompt-analysis.md). Always
+// plans, whatever the prompt's risk; aspect ratio, image size and model are left for the caller.
+Scene scene_from_prompt(std::string_view prompt, ElementMode mode = ElementMode::Edit);
+
+struct SceneStage {
+    int index = 0;                     // 0 = background, then one per element in z order
+    std::string kind;                  // "background" | "edit" | "cutout"
+    std::string prompt;                // as sent
+    Status status = Status::OK;
+    std::optional<Diagnosis> error;    // when status != OK: what failed, why, and the advice
+    std::vector<Attempt> attempts;
+    std::string image_size;            // the size finally asked for (after any downgrade)
+    BlobPtr answer;                    // the model's image, encoded, as sent (null if none came)
+    image::PixelsPtr composite;        // RGBA8 after this stage (null when it failed)
+    compose::Rect placed;              // background: the canvas; edit: the box; cutout: the rect
+                                       // the subject was resized into
+    compose::Rect crop;                // edit: the rect the model saw; background: the canvas
+    double cost_usd = 0;               // billed for this stage's answer (0 when it failed)
+};
+
+struct SceneResult {
+    std::vector<SceneStage> stages;    // every stage run or reused, up to and including a failed one
+    image::PixelsPtr image;            // the last good composite (null when the background failed)
+    int failed_stage = -1;             // index of the failed stage, -1 when none failed
+    int stage_count = 0;               // stages the scene has: 1 + its elements
+    bool complete() const noexcept {
+        return failed_stage < 0 && stage_count > 0 && int(stages.size()) == stage_count;
+    }
+    double cost_usd() const noexcept;  // sum over the stages
+};
+
+struct SceneOptions {
+    CallOptions call;                          // for every stage's request (deadline per stage)
+    compose::MaskOptions mask;                 // edit stages: grow and feather of the box mask
+    bool colour_match = true;                  // edit stages: match the patch to its surroundings
+    compose::CropOptions crop;                 // edit stages: the context crop
+    compose::CutoutOptions cutout;             // cutout stages (its key is the one chosen)
+    std::vector<compose::Rgb> key_candidates{compose::kKeyCandidates.begin(),
+                                             compose::kKeyCandidates.end()};
+    std::optional<std::int32_t> seed;
+    std::vector<SafetySetting> safety;
+    std::function<void(const SceneStage&)> on_stage;   // after each stage, on the calling thread
+};
+
+// Runs the scene's stages in order: the background ("<background>, <style>" at the scene's
+// aspect ratio and image size), then each element in z order (stable). A failed stage stops the
+// run: the result keeps every earlier stage, names the failed one and why, and nothing is thrown
+// for it. With `resume` (a previous result of the same scene), its good stages are reused and
+// only the remaining ones are sent. Throws Error INVALID_ARG for a bad scene (empty background or
+// element prompt, a box outside 0..1 or of no size, a bad aspect ratio or image size) or a
+// `resume` of another scene.
+SceneResult run_scene(Client& client, const Scene& scene, const SceneOptions& options = {},
+                      const SceneResult* resume = nullptr);
+
 }  // namespace nbcore
