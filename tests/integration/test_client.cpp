@@ -242,3 +242,28 @@ TEST_CASE("concurrent requests through one client", "[client][threads]") {
     CHECK(ok == 8);
     CHECK(std::chrono::steady_clock::now() - t0 < 5s);
 }
+
+TEST_CASE("a blank answer to a crowded prompt says the prompt is the likely cause", "[client][prompt]") {
+    nbcore::emulator::Options o;
+    o.blank_over_subjects = 3;
+    nbtest::EmulatorFixture f(kKey, o);
+    Client client(f.client_options());
+    try {
+        client.generate(prompt("a cat, a dog, a parrot and a goldfish in a garden"));
+        FAIL("a blank answer");
+    } catch (const Error& e) {
+        CHECK(e.code() == Status::BLANK_IMAGE);
+        CHECK(e.attempts.size() == 2);   // the one billed retry, then the verdict
+        CHECK_THAT(e.diagnosis().advice, Catch::Contains("4 distinct subjects (more than 3 raises the risk of a blank output)"));
+        CHECK_THAT(e.diagnosis().advice, Catch::Contains("generate it in stages"));
+    }
+    // A plain prompt's blank answer is not blamed on the prompt.
+    f.script({{"replies", {{{"fault", "blank_image"}}, {{"fault", "blank_image"}}}}});
+    try {
+        client.generate(prompt("a lighthouse"));
+        FAIL("a blank answer");
+    } catch (const Error& e) {
+        CHECK(e.code() == Status::BLANK_IMAGE);
+        CHECK_THAT(e.diagnosis().advice, !Catch::Contains("too much at once"));
+    }
+}

@@ -177,6 +177,14 @@ TEST_CASE("prompt: deterministic, and odd input is harmless", "[prompt]") {
     CHECK(a.distinct_subjects >= 1);
 }
 
+TEST_CASE("prompt: advice for blank outputs cites the reasons, only when the prompt is risky", "[prompt]") {
+    CHECK(blank_output_advice(analyze("a lighthouse at dawn")).empty());
+    std::string advice = blank_output_advice(analyze("a cat, a dog, a parrot and a goldfish", "4K"));
+    CHECK_THAT(advice, Catch::StartsWith("The prompt may ask for too much at once: 4 distinct subjects"));
+    CHECK_THAT(advice, Catch::Contains("4K with 4 subjects"));
+    CHECK_THAT(advice, Catch::Contains("stages"));
+}
+
 TEST_CASE("prompt: report text and JSON carry the reasons", "[prompt]") {
     Analysis a = analyze("a cat, a dog, a parrot and a goldfish in a garden");
     std::string text = format_analysis(a);

@@ -65,6 +65,10 @@ std::string format_analysis(const Analysis& a);
 // The same as JSON: {"risk", "reasons", "distinct_subjects", "requirements": [{"kind", ...}]}.
 std::string analysis_json(const Analysis& a);
 
+// What to add to the advice of a NO_IMAGE or BLANK_IMAGE failure: the report's reasons and the
+// two ways out (simplify, or stage). "" when the risk is low: then the prompt is not the suspect.
+std::string blank_output_advice(const Analysis& a);
+
 // ---- staging -------------------------------------------------------------------------------
 
 // Where an element goes, as fractions of the canvas (x, y of the top-left corner).

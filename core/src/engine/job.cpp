@@ -8,6 +8,7 @@
 
 #include "engine.hpp"
 #include "engine/checked_reply.hpp"
+#include "nbcore/prompt.hpp"
 #include "nbcore/models.hpp"
 #include "nbcore/redact.hpp"
 #include "reply_sink.hpp"
@@ -858,6 +859,11 @@ void JobState::succeed_on_loop(Validated& v) {
 }
 
 void JobState::fail_on_loop(Diagnosis d) {
+    if (d.code == Status::NO_IMAGE || d.code == Status::BLANK_IMAGE) {
+        // Crowded prompts are the usual cause of empty answers: say so when this one is crowded.
+        std::string why = prompt::blank_output_advice(prompt::analyze(req_.prompt, req_.image_size));
+        if (!why.empty()) d.advice += (d.advice.empty() ? "" : " ") + why;
+    }
     d.message = redact(redact(d.message, core_->opt.api_key), last_secret_);
     d.advice = redact(d.advice, last_secret_);
     Error e(std::move(d));

@@ -533,6 +533,15 @@ Analysis analyze(std::string_view prompt, std::string_view image_size) {
     return a;
 }
 
+std::string blank_output_advice(const Analysis& a) {
+    if (a.risk == Risk::Low || a.reasons.empty()) return {};
+    std::string why;
+    for (std::size_t i = 0; i < a.reasons.size() && i < 3; ++i) why += (i ? "; " : "") + a.reasons[i];
+    return "The prompt may ask for too much at once: " + why +
+           ". Reduce it to its core subject and add the rest back one at a time, or generate it in "
+           "stages (a background, then each subject); `nbcore lint` shows the full report.";
+}
+
 std::string_view kind_name(Kind k) noexcept {
     switch (k) {
     case Kind::Subject: return "subject";
