@@ -100,6 +100,9 @@ struct CallOptions {
     std::chrono::milliseconds deadline{0};   // 0 = the client's default
     const CancelToken* cancel = nullptr;
     int priority = 0;                        // higher goes first when requests queue
+    // Replaces the policy's max_billed_retries for this request: 0 makes a blank answer or one
+    // without an image a verdict at once (the prompt simplifier's tests), not a retry.
+    std::optional<int> max_billed_retries;
 };
 
 struct ResultImage {

@@ -789,7 +789,9 @@ void JobState::plan_on_loop(Diagnosis diag) {
     retry_.now = now;
     retry_.deadline = deadline_;
     auto views = core_->route_views(model_, now);
-    policy::PlanInput in{diag, retry_, core_->opt.retry};
+    policy::RetryPolicy policy = core_->opt.retry;
+    if (call_.max_billed_retries) policy.max_billed_retries = *call_.max_billed_retries;
+    policy::PlanInput in{diag, retry_, policy};
     in.routes = views;
     in.current = current_;
     in.image_size = req_.image_size;
