@@ -267,3 +267,38 @@ TEST_CASE("a blank answer to a crowded prompt says the prompt is the likely caus
         CHECK_THAT(e.diagnosis().advice, !Catch::Contains("too much at once"));
     }
 }
+
+TEST_CASE("the pre-flight check warns about a risky prompt, and strict mode refuses it unsent", "[client][prompt]") {
+    Fixture f;
+    std::vector<Event> events;
+    auto o = f.client_options();
+    o.preflight = Preflight::Warn;
+    o.on_event = [&](const Event& ev) {
+        if (ev.kind == EventKind::PromptWarning) events.push_back(ev);
+    };
+    Client client(o);
+    client.generate(prompt("a cat, a dog, a parrot and a goldfish"));   // warned, then sent
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].reason == "high");
+    CHECK_THAT(events[0].message, Catch::Contains("4 distinct subjects"));
+    client.generate(prompt("a lighthouse at dawn"));                    // low risk: nothing
+    CHECK(events.size() == 1);
+    CHECK(f.server.requests().size() == 2);
+
+    CallOptions strict;
+    strict.preflight = Preflight::Strict;
+    try {
+        client.generate(prompt("a cat, a dog, a parrot and a goldfish"), strict);
+        FAIL("refused");
+    } catch (const Error& e) {
+        CHECK(e.code() == Status::INVALID_ARG);
+        CHECK(e.diagnosis().reason == "PROMPT_TOO_COMPLEX");
+        CHECK_THAT(e.diagnosis().message, Catch::Contains("4 distinct subjects"));
+        CHECK_THAT(e.diagnosis().advice, Catch::Contains("stages"));
+    }
+    CHECK(f.server.requests().size() == 2);   // nothing sent
+    // Medium risk in strict mode is a warning, not a refusal.
+    client.generate(prompt("a cat on the left and a dog on the right"), strict);
+    CHECK(events.size() == 2);
+    CHECK(events[1].reason == "medium");
+}

@@ -38,7 +38,14 @@ enum class EventKind {
     QuotaWait,          // the quota governor holds the request for `delay` (`dimension` binds)
     QuotaWarning,       // use of `dimension` crossed `percent` (80) of its limit
     BudgetAlert,        // spend crossed `percent` (50, 80, 100) of a cap; message names it
+    PromptWarning,      // the pre-flight check found the prompt risky: `reason` is the risk
+                        // ("medium", "high"), `message` the reasons (docs/prompt-analysis.md)
 };
+
+// The pre-flight prompt check (docs/prompt-analysis.md): Off; Warn: a PromptWarning event for a
+// medium- or high-risk prompt; Strict: the same, and a high-risk prompt is refused unsent
+// (INVALID_ARG, reason PROMPT_TOO_COMPLEX) with the reasons and the ways out.
+enum class Preflight { Off, Warn, Strict };
 
 struct Event {
     EventKind kind = EventKind::AttemptStart;
@@ -90,6 +97,7 @@ struct ClientOptions {
     // file) between clients and processes that use the same key and project.
     std::shared_ptr<quota::Governor> governor;
     std::size_t max_in_flight = 64;      // transfers at once for this client; more wait their turn
+    Preflight preflight = Preflight::Off;
     std::shared_ptr<net::IoLoop> io_loop;          // null = the process-wide loop
     std::shared_ptr<net::WorkerPool> workers;      // image validation; null = the process-wide pool
     std::shared_ptr<Clock> clock;        // wall time (quota days, advice); null = system clock
@@ -103,6 +111,7 @@ struct CallOptions {
     // Replaces the policy's max_billed_retries for this request: 0 makes a blank answer or one
     // without an image a verdict at once (the prompt simplifier's tests), not a retry.
     std::optional<int> max_billed_retries;
+    std::optional<Preflight> preflight;      // nullopt = the client's
 };
 
 struct ResultImage {

@@ -1,6 +1,7 @@
 // Client: the facade over the engine. submit() validates on the caller's thread and hands a job
 // to the I/O loop; generate() is submit() + get(). ClientCore holds what jobs share: routes,
 // breakers, the retry budget and the transfer slots.
+#include "nbcore/prompt.hpp"
 #include "nbcore/client.hpp"
 
 #include <algorithm>
@@ -25,6 +26,12 @@ std::string trim(std::string s) {
 std::string env(const char* name) {
     const char* v = std::getenv(name);
     return v ? trim(v) : std::string();
+}
+
+std::string join_reasons(const prompt::Analysis& a) {
+    std::string out;
+    for (const auto& r : a.reasons) out += (out.empty() ? "" : "; ") + r;
+    return out;
 }
 
 }  // namespace
@@ -183,7 +190,23 @@ JobPtr Client::submit(const Request& req, const CallOptions& call) {
     std::string model = canonical_model_id(req.model.empty() ? opt.model : req.model);
     validate_request(req, model);
     if (call.deadline.count() < 0) throw_invalid_arg("deadline must be >= 0 (0 = the client's default)");
+    const Preflight preflight = call.preflight.value_or(opt.preflight);
+    std::optional<prompt::Analysis> risky;
+    if (preflight != Preflight::Off) {
+        auto a = prompt::analyze(req.prompt, req.image_size);
+        if (preflight == Preflight::Strict && a.risk == prompt::Risk::High) {
+            Diagnosis d;
+            d.code = Status::INVALID_ARG;
+            d.reason = "PROMPT_TOO_COMPLEX";
+            d.message = "the pre-flight check refused a high-risk prompt: " + join_reasons(a);
+            d.advice = prompt::blank_output_advice(a) +
+                       " To send it anyway, turn the strict pre-flight check off for this request.";
+            throw Error(std::move(d));
+        }
+        if (a.risk != prompt::Risk::Low) risky = std::move(a);
+    }
     auto job = std::make_shared<engine::JobState>(impl_->core, req, std::move(model), call, impl_->next_seq++);
+    if (risky) job->warn_prompt(std::string(prompt::risk_name(risky->risk)), join_reasons(*risky));
     job->start();
     return job;
 }

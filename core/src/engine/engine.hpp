@@ -88,6 +88,8 @@ public:
     void cancel() override;
 
     void start();   // from submit(): hands the job to the loop
+    // From submit(), before start(): the pre-flight check's PromptWarning event.
+    void warn_prompt(std::string risk, std::string reasons);
 
     // Ordering in the transfer queue.
     int priority() const { return call_.priority; }

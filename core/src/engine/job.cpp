@@ -222,6 +222,13 @@ void JobState::start() {
     core_->loop->post([self] { self->begin_on_loop(); });
 }
 
+void JobState::warn_prompt(std::string risk, std::string reasons) {
+    Event ev = event(EventKind::PromptWarning);
+    ev.reason = std::move(risk);
+    ev.message = std::move(reasons);
+    emit(std::move(ev));
+}
+
 // ---- shared-state helpers --------------------------------------------------------------------
 
 Event JobState::event(EventKind kind) const {
