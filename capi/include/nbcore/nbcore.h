@@ -491,10 +491,11 @@ NBC_API(int) nbc_prompt_analyze(char **out, const char *prompt, const char *imag
  *     nbc_scene_new(&s, "a quiet beach at sunset");
  *     nbc_scene_add_element(s, "a red beach umbrella", 0.1, 0.5, 0.3, 0.4, 0, NBC_ELEMENT_EDIT);
  *     nbc_scene_add_element(s, "a seagull", 0.6, 0.1, 0.2, 0.2, 1, NBC_ELEMENT_CUTOUT);
- *     nbc_scene_result *sr = NULL;
+ *     nbc_scene_result *sr = NULL, *again = NULL;
  *     int rc = nbc_scene_run(&sr, client, s, NULL, NULL);
  *     if (rc != NBC_OK && sr)      // stage nbc_scene_result_failed_stage(sr) failed; the rest is kept
  *         rc = nbc_scene_run(&again, client, s, NULL, sr);   // later: sends only what is left
+ *     nbc_scene_result_free(again); nbc_scene_result_free(sr); nbc_scene_free(s);
  * ============================================================================================= */
 
 typedef struct nbc_scene nbc_scene;                  /* a plan: background, style, elements */
