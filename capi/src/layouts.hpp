@@ -20,6 +20,10 @@ constexpr std::size_t kRouteV1 = offsetof(nbc_route, flags) + sizeof(uint32_t);
 constexpr std::size_t kRetryPolicyV1 = offsetof(nbc_retry_policy, jitter_ratio) + sizeof(double);
 constexpr std::size_t kSubmitOptionsV1 = offsetof(nbc_submit_options, priority) + sizeof(int32_t);
 constexpr std::size_t kBatchJobInfoV1 = offsetof(nbc_batch_job_info, end_time) + sizeof(const char*);
+constexpr std::size_t kSceneElementInfoV1 = offsetof(nbc_scene_element_info, h) + sizeof(double);
+constexpr std::size_t kSceneOptionsV1 = offsetof(nbc_scene_options, stage_deadline_ms) + sizeof(int64_t);
+constexpr std::size_t kSceneStageInfoV1 = offsetof(nbc_scene_stage_info, answer_mime) + sizeof(const char*);
+constexpr std::size_t kInpaintOptionsV1 = offsetof(nbc_inpaint_options, deadline_ms) + sizeof(int64_t);
 
 // Writes `full` into the caller's struct, no further than the caller's struct_size, and keeps the
 // caller's struct_size.

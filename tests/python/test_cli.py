@@ -139,19 +139,88 @@ def test_edit_sends_the_image_as_an_edit_request(emulator, tmp_path):
     assert parts[0]["text"] == "make it night" and parts[1]["inlineData"]["mimeType"] == "image/png"
 
 
-def test_edit_with_a_mask_is_a_typed_error_until_inpainting_exists(emulator, tmp_path):
-    from test_api import _png
+FLASH = "gemini-2.5-flash-image"
+
+
+def _gradient_and_mask(tmp_path):
+    from PIL import Image as PILImage
     src = tmp_path / "in.png"
-    src.write_bytes(_png(8, 8, lambda x, y: (x, y, 0)))
-    args = ["edit", str(src), "a hat", "--mask", str(src), "-o", str(tmp_path / "o.png")]
-    p = run_cli(args, env_for(emulator))
-    assert p.returncode == 10 + 20   # INVALID_ARG
-    assert "error: INVALID_ARG (InvalidArgumentError): mask inpainting is not available yet" in p.stderr
-    assert "advice:" in p.stderr and "Traceback" not in p.stderr
-    p = run_cli(args + ["--json"], env_for(emulator))
+    mask = tmp_path / "mask.png"
+    img = PILImage.new("RGB", (160, 120))
+    img.putdata([(x * 255 // 160, y * 255 // 120, (x + y) & 0xFF) for y in range(120) for x in range(160)])
+    img.save(src)
+    m = PILImage.new("L", (160, 120), 0)
+    m.paste(255, (60, 40, 100, 80))
+    m.save(mask)
+    return src, mask, img
+
+
+def test_edit_with_a_mask_inpaints_and_keeps_far_pixels(emulator, tmp_path):
+    from PIL import Image as PILImage
+    src, mask, img = _gradient_and_mask(tmp_path)
+    out = tmp_path / "o.png"
+    p = run_cli(["edit", str(src), "a hat", "--mask", str(mask), "--model", FLASH, "-o", str(out), "--json"],
+                env_for(emulator))
+    assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)
-    assert (doc["ok"], doc["code"], doc["reason"], doc["exit_code"]) == (False, "INVALID_ARG", "MASK_NOT_AVAILABLE", 30)
+    assert doc["ok"] and doc["files"] == [str(out)] and len(doc["attempts"]) == 1
+    got = PILImage.open(out).convert("RGB")
+    assert got.size == (160, 120)
+    assert got.getpixel((5, 5)) == img.getpixel((5, 5))
+    assert got.getpixel((155, 115)) == img.getpixel((155, 115))
+    assert got.getpixel((80, 60)) != img.getpixel((80, 60))
+    assert len(emulator.requests()) == 1
+
+
+def test_edit_with_an_empty_mask_is_a_typed_error(emulator, tmp_path):
+    from PIL import Image as PILImage
+    src, mask, _ = _gradient_and_mask(tmp_path)
+    PILImage.new("L", (160, 120), 0).save(mask)
+    p = run_cli(["edit", str(src), "a hat", "--mask", str(mask), "-o", str(tmp_path / "o.png")], env_for(emulator))
+    assert p.returncode == 10 + 20   # INVALID_ARG
+    assert "error: INVALID_ARG" in p.stderr and "mask" in p.stderr and "Traceback" not in p.stderr
     assert emulator.requests() == []
+
+
+def test_scene_writes_the_image_and_each_stage(emulator, tmp_path):
+    out = tmp_path / "scene.png"
+    stages = tmp_path / "stages"
+    p = run_cli(["scene", "a meadow", "--element", "a red barn@0.1,0.4,0.35,0.4",
+                 "--element", "a white horse@0.55,0.5,0.3,0.35:cutout", "--model", FLASH,
+                 "-o", str(out), "--stages", str(stages)], env_for(emulator))
+    assert p.returncode == 0, p.stderr
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    assert sorted(os.listdir(stages)) == ["stage-00-background.png", "stage-01-edit.png", "stage-02-cutout.png"]
+    assert "3 of 3 stages" in p.stdout
+
+
+def test_scene_failure_names_the_stage_writes_what_was_done_and_exits_with_its_code(emulator, tmp_path):
+    emulator.script(["pass", "pass", "image_safety"])
+    out = tmp_path / "scene.png"
+    p = run_cli(["scene", "a meadow", "--element", "a red barn@0.1,0.4,0.35,0.4",
+                 "--element", "a white horse@0.55,0.5,0.3,0.35:cutout", "--model", FLASH,
+                 "-o", str(out), "--json"], env_for(emulator))
+    assert p.returncode == 10 + 13   # BLOCKED_POLICY
+    doc = json.loads(p.stdout)
+    assert doc["ok"] is False and doc["failed_stage"] == 2 and doc["code"] == "BLOCKED_POLICY"
+    assert [s["status"] for s in doc["stages"]] == ["OK", "OK", "BLOCKED_POLICY"]
+    assert doc["stages"][2]["error"]["reason"] == "IMAGE_SAFETY"
+    assert doc["file"] == str(out) and out.exists()
+    emulator.script(["pass", "image_safety"])
+    p = run_cli(["scene", "a meadow", "--element", "a red barn@0.1,0.4,0.35,0.4", "--model", FLASH,
+                 "-o", str(tmp_path / "s2.png")], env_for(emulator))
+    assert p.returncode == 10 + 13
+    assert "stage 1 (edit) of 2 failed; stages 0-0 were kept" in p.stderr and "advice:" in p.stderr
+
+
+def test_scene_plan_and_bad_elements(emulator, tmp_path):
+    p = run_cli(["scene", "--plan", "a cat, a dog and a parrot in a sunny kitchen", "--model", FLASH,
+                 "-o", str(tmp_path / "p.png"), "--json"], env_for(emulator))
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["complete"] and doc["total_stages"] >= 3 and doc["stages"][0]["kind"] == "background"
+    p = run_cli(["scene", "a meadow", "--element", "a barn at 0.1", "-o", str(tmp_path / "x.png")], env_for(emulator))
+    assert p.returncode == 10 + 20 and "PROMPT@x,y,w,h" in p.stderr
 
 
 def test_diagnose_reads_stdin_and_prints_json():

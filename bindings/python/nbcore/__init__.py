@@ -25,8 +25,8 @@ from . import _nbcore
 from ._errors import *  # noqa: F401,F403  (the exception classes are part of the API)
 from ._errors import __all__ as _error_names
 from ._errors import DIMENSION_NAMES as _DIMENSIONS
-from ._types import (Attempt, Diagnosis, Image, ImageCheck, JobProgress, PromptReport, Result,
-                     RetryPolicy, Route, Usage)
+from ._types import (ELEMENT_MODES, Attempt, Diagnosis, Element, Image, ImageCheck, JobProgress,
+                     PromptReport, Result, RetryPolicy, Route, SceneResult, SceneStage, Usage, _Composite)
 
 Pixels = _nbcore.Pixels
 
@@ -39,6 +39,7 @@ IMAGE_SIZES = ("1K", "2K", "4K")
 
 __all__ = ["Client", "Job", "JobProgress", "RetryPolicy", "Route", "Result", "Image", "Pixels", "Attempt", "Usage", "ImageCheck", "check_image",
            "Diagnosis", "diagnose", "PromptReport", "analyze_prompt",
+           "Element", "SceneStage", "SceneResult",
            "state_usage", "DEFAULT_STATE",
            "DEFAULT_MODEL", "MODELS", "ASPECT_RATIOS", "IMAGE_SIZES", "__version__"] + [
                n for n in _error_names if n not in ("DIMENSION_NAMES", "error_from_info")]
@@ -377,6 +378,129 @@ class Client:
             raise
         return job.result()
 
+    def scene(self, background: Optional[str] = None,
+              elements: Optional[Sequence[Union[Element, Dict[str, Any]]]] = None, *,
+              style: Optional[str] = None, aspect_ratio: Optional[str] = None,
+              image_size: Optional[str] = None, model: Optional[str] = None,
+              plan: Optional[str] = None, plan_mode: str = "edit",
+              resume: Optional[SceneResult] = None, grow: Optional[int] = None,
+              feather: Optional[int] = None, colour_match: bool = True, seed: Optional[int] = None,
+              stage_deadline: Optional[Seconds] = None) -> SceneResult:
+        """Build a picture in stages: the background, then one request per element, each checked
+        and retried on its own (docs/scenes-and-inpainting.md).
+
+            r = client.scene("a quiet beach at sunset", [
+                {"prompt": "a red umbrella", "box": (0.1, 0.5, 0.3, 0.4)},
+                nbcore.Element("a seagull", (0.6, 0.1, 0.2, 0.2), z=1, mode="cutout")])
+            if r.complete:
+                r.image.save("beach.png")
+            else:
+                print(r.failed_stage, r.error)       # later: client.scene(..., resume=r)
+
+        Args:
+            background: what the background stage draws (not with plan=).
+            elements: Elements, or dicts {"prompt", "box": (x, y, w, h) normalized 0..1, "z",
+                "mode": "edit" | "cutout"}.
+            style: appended to every stage's prompt.
+            aspect_ratio, image_size, model: of the background (the canvas); model for every stage.
+            plan: instead of background and elements, one prompt planned automatically into a
+                background, a style and one element (of plan_mode) per distinct subject.
+            resume: a previous SceneResult of the same scene: its good stages are reused and only
+                the remaining ones are sent.
+            grow, feather: edit stages' box mask, in px (None: 4 px; auto).
+            colour_match: match each edit's colours to its surroundings.
+            seed: sent with every stage. stage_deadline: seconds per stage (None: the client's).
+
+        A failed stage does NOT raise: the result's failed_stage names it, stages[-1].error (an
+        NbcoreError) says why, and the earlier stages are kept. Argument errors raise
+        InvalidArgumentError before anything is sent. Blocks with the GIL released; Ctrl-C is
+        handled when the current stage's request ends (scenes cannot be cancelled midway).
+        """
+        if (plan is None) == (background is None):
+            raise InvalidArgumentError(  # noqa: F405
+                "scene() needs either a background or plan=, not both and not neither",
+                advice="Pass background= with elements=, or plan='one prompt' for automatic staging.")
+        if plan is not None and elements:
+            raise InvalidArgumentError(  # noqa: F405
+                "plan= makes its own elements; do not pass elements= with it",
+                advice="Drop elements=, or pass background= and elements= instead of plan=.")
+        if plan_mode not in ELEMENT_MODES:
+            raise InvalidArgumentError(f"plan_mode={plan_mode!r}", advice='Use "edit" or "cutout".')  # noqa: F405
+        if resume is not None and not isinstance(resume, SceneResult):
+            raise InvalidArgumentError(  # noqa: F405
+                f"resume is a {type(resume).__name__}, not a SceneResult",
+                advice="Pass the SceneResult a previous scene() call returned.")
+        items = []
+        for i, raw in enumerate(elements or []):
+            try:
+                el = Element.from_any(raw)
+                x, y, w, h = (float(v) for v in el.box)
+            except (TypeError, ValueError, KeyError) as e:
+                raise InvalidArgumentError(  # noqa: F405
+                    f"elements[{i}]: {e}",
+                    advice='Give each element as {"prompt": ..., "box": (x, y, w, h)} or nbcore.Element(...).') from None
+            if el.mode not in ELEMENT_MODES:
+                raise InvalidArgumentError(f"elements[{i}].mode is {el.mode!r}",  # noqa: F405
+                                           advice='Use "edit" or "cutout".')
+            items.append((el.prompt, x, y, w, h, int(el.z), ELEMENT_MODES.index(el.mode)))
+        raw = self._client.scene(
+            background=background, plan=plan, plan_mode=ELEMENT_MODES.index(plan_mode), style=style,
+            aspect_ratio=aspect_ratio, image_size=image_size, model=model, elements=items,
+            grow=-1 if grow is None else int(grow), feather=-1 if feather is None else int(feather),
+            colour_match=1 if colour_match else 0, seed=seed,
+            stage_deadline_ms=_seconds_to_ms(stage_deadline, "stage_deadline"),
+            resume=resume._handle if resume is not None else None)
+        return _scene_result_from(raw)
+
+    def inpaint(self, image: ImageInput, mask: ImageInput, prompt: str, *, model: Optional[str] = None,
+                image_size: Optional[str] = None, grow: Optional[int] = None,
+                feather: Optional[int] = None, colour_match: bool = True,
+                context: Optional[Union[int, str]] = None, seed: Optional[int] = None,
+                deadline: Optional[Seconds] = None) -> Result:
+        """Change only the masked part of an image, as prompt says, in one request.
+
+            r = client.inpaint("room.png", "mask.png", "a green armchair")
+            r.image.save("room-edited.png")
+
+        Args:
+            image: a PIL image, a numpy uint8 array (H x W x 3 or 4), nbcore.Pixels, encoded bytes
+                or a path (bytes and paths are decoded with Pillow).
+            mask: the same size: 0 keeps a pixel, 255 changes it, values between are soft. A PIL
+                image (any mode; converted to "L"), a numpy array (H x W, or H x W x C: the first
+                channel), nbcore.Pixels (first channel), bytes or a path.
+            prompt: what to put in the masked region.
+            grow, feather: px of the mask's growth and feather (None: 4; auto).
+            colour_match: match the patch's colours to its surroundings.
+            context: the crop the model sees: None automatic, a number of px of padding, or
+                "whole" for the whole image.
+            model, image_size, seed, deadline: as for generate().
+
+        Returns a Result whose one image is the whole edited picture (PNG): every pixel the
+        grown, feathered mask does not reach is bit-identical to the input. Raises as generate()
+        does; an empty mask raises InvalidArgumentError. Blocks with the GIL released.
+        """
+        rgba, width, height = _rgba_of(image, "image")
+        grey, mw, mh = _mask_of(mask)
+        if (mw, mh) != (width, height):
+            raise InvalidArgumentError(  # noqa: F405
+                f"the mask is {mw}x{mh} but the image is {width}x{height}",
+                advice="Make the mask exactly the image's size (0 keep, 255 change).")
+        if context is None:
+            context_px = 0
+        elif context == "whole":
+            context_px = -1
+        elif isinstance(context, int) and not isinstance(context, bool) and context > 0:
+            context_px = context
+        else:
+            raise InvalidArgumentError(f"context={context!r}",  # noqa: F405
+                                       advice='Use None (automatic), a positive number of px, or "whole".')
+        raw = self._client.inpaint(
+            rgba=rgba, width=width, height=height, mask=grey, prompt=prompt, model=model,
+            image_size=image_size, grow=-1 if grow is None else int(grow),
+            feather=-1 if feather is None else int(feather), colour_match=1 if colour_match else 0,
+            context_px=context_px, seed=seed, deadline_ms=_seconds_to_ms(deadline, "deadline"))
+        return _result_from(raw)
+
     async def generate_async(self, prompt: str, images: Optional[Images] = None,
                              aspect_ratio: Optional[str] = None, image_size: Optional[str] = None,
                              safety: Optional[Safety] = None, seed: Optional[int] = None,
@@ -456,6 +580,104 @@ def _result_from(raw: Dict[str, Any]) -> Result:
         cost_usd=raw["cost_usd"],
         batch=raw["batch"],
     )
+
+
+
+def _pil_open(item: Any, what: str) -> Any:
+    try:
+        import io
+        from PIL import Image as _PIL  # type: ignore
+    except ImportError:
+        raise InvalidArgumentError(  # noqa: F405
+            f"{what} is encoded (bytes or a path): decoding it needs Pillow",
+            advice="pip install pillow, or pass a numpy array or a PIL image.") from None
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        return _PIL.open(io.BytesIO(bytes(item)))
+    return _PIL.open(item)
+
+
+def _rgba_of(item: ImageInput, what: str) -> Tuple[bytes, int, int]:
+    """Any image input as RGBA8 bytes, width, height."""
+    if isinstance(item, (bytes, bytearray, memoryview, str, os.PathLike)):
+        item = _pil_open(item, what)
+    if isinstance(item, _nbcore.Pixels):
+        if item.channels == 4:
+            return item.tobytes(), item.width, item.height
+        import numpy
+        item = numpy.asarray(item)
+    if type(item).__module__.startswith("PIL."):
+        img = item.convert("RGBA")
+        return img.tobytes(), img.width, img.height
+    if type(item).__module__ == "numpy" or hasattr(item, "__array_interface__"):
+        import numpy
+        a = numpy.asarray(item)
+        if a.dtype != numpy.uint8:
+            raise InvalidArgumentError(f"{what} array has dtype {a.dtype}, not uint8",  # noqa: F405
+                                       advice="Convert it to uint8 first.")
+        if a.ndim == 2:
+            a = a[:, :, None]
+        if a.ndim != 3 or a.shape[2] not in (1, 3, 4):
+            raise InvalidArgumentError(f"{what} array has shape {a.shape}",  # noqa: F405
+                                       advice="Pass (H, W), (H, W, 3) or (H, W, 4) uint8.")
+        h, w = a.shape[0], a.shape[1]
+        out = numpy.empty((h, w, 4), dtype=numpy.uint8)
+        if a.shape[2] == 1:
+            out[:, :, :3] = a
+            out[:, :, 3] = 255
+        elif a.shape[2] == 3:
+            out[:, :, :3] = a
+            out[:, :, 3] = 255
+        else:
+            out[:] = a
+        return out.tobytes(), w, h
+    raise InvalidArgumentError(  # noqa: F405
+        f"unsupported {what} of type {type(item).__name__}",
+        advice="Pass a PIL image, a numpy uint8 array, nbcore.Pixels, encoded bytes or a path.")
+
+
+def _mask_of(item: ImageInput) -> Tuple[bytes, int, int]:
+    """A mask input as one byte a pixel (0 keep .. 255 change), width, height."""
+    if isinstance(item, (bytes, bytearray, memoryview, str, os.PathLike)):
+        item = _pil_open(item, "mask")
+    if type(item).__module__.startswith("PIL."):
+        img = item.convert("L")
+        return img.tobytes(), img.width, img.height
+    if isinstance(item, _nbcore.Pixels) or type(item).__module__ == "numpy" or hasattr(item, "__array_interface__"):
+        import numpy
+        a = numpy.asarray(item)
+        if a.dtype == numpy.bool_:
+            a = a.astype(numpy.uint8) * 255
+        if a.dtype != numpy.uint8:
+            raise InvalidArgumentError(f"mask array has dtype {a.dtype}, not uint8 or bool",  # noqa: F405
+                                       advice="Pass 0..255 uint8 (or bool) values.")
+        if a.ndim == 3:
+            a = a[:, :, 0]
+        if a.ndim != 2:
+            raise InvalidArgumentError(f"mask array has shape {a.shape}",  # noqa: F405
+                                       advice="Pass (H, W) uint8, or (H, W, C) whose first channel is the mask.")
+        return numpy.ascontiguousarray(a).tobytes(), a.shape[1], a.shape[0]
+    raise InvalidArgumentError(  # noqa: F405
+        f"unsupported mask of type {type(item).__name__}",
+        advice="Pass a PIL image, a numpy uint8 array, nbcore.Pixels, encoded bytes or a path.")
+
+
+def _scene_result_from(raw: Dict[str, Any]) -> SceneResult:
+    from ._errors import error_from_info
+    handle = raw["handle"]
+    stages = []
+    for s in raw["stages"]:
+        stages.append(SceneStage(
+            index=s["index"], kind=s["kind"], prompt=s["prompt"], status=s["status"],
+            image_size=s["image_size"], placed=tuple(s["placed"]), cost_usd=s["cost_usd"],
+            attempts=[Attempt.from_dict(a) for a in s["attempts"]],
+            error=error_from_info(s["error"]) if s["error"] is not None else None,
+            answer=s["answer"], answer_mime=s["answer_mime"],
+            composite=_Composite(handle, s["index"], s["width"], s["height"]) if s["width"] else None))
+    failed = raw["failed_stage"]
+    good = [s for s in stages if s.composite is not None]
+    image = _Composite(handle, -1, good[-1].composite.width, good[-1].composite.height) if good else None
+    return SceneResult(stages=stages, image=image, failed_stage=failed if failed >= 0 else None,
+                       total_stages=raw["total_stages"], cost_usd=raw["cost_usd"], _handle=handle)
 
 
 def check_image(data: Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"]) -> ImageCheck:

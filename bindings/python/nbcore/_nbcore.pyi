@@ -7,6 +7,8 @@ ABI_VERSION_STRING: str
 BACKEND_ENV: int
 BACKEND_AI_STUDIO: int
 BACKEND_VERTEX: int
+ELEMENT_EDIT: int
+ELEMENT_CUTOUT: int
 
 def version() -> str: ...
 def version_number() -> int: ...
@@ -38,6 +40,9 @@ class Pixels:
 class _Result:
     def pixels(self, index: int, channels: int) -> Pixels: ...
 
+class _SceneResult:
+    def pixels(self, stage: int, channels: int) -> Pixels: ...
+
 class _Job:
     def wait(self, timeout: Optional[float]) -> bool: ...
     def done(self) -> bool: ...
@@ -56,6 +61,14 @@ class _Client:
                seed: Optional[int], temperature: Optional[float], system_instruction: Optional[str],
                images: List[Tuple[bytes, Optional[str]]], safety: List[Tuple[str, str]], deadline_ms: int,
                priority: int) -> _Job: ...
+    def scene(self, background: Optional[str], plan: Optional[str], plan_mode: int, style: Optional[str],
+              aspect_ratio: Optional[str], image_size: Optional[str], model: Optional[str],
+              elements: List[Tuple[str, float, float, float, float, int, int]], grow: int, feather: int,
+              colour_match: int, seed: Optional[int], stage_deadline_ms: int,
+              resume: Optional[_SceneResult]) -> Dict[str, Any]: ...
+    def inpaint(self, rgba: bytes, width: int, height: int, mask: bytes, prompt: str, model: Optional[str],
+                image_size: Optional[str], grow: int, feather: int, colour_match: int, context_px: int,
+                seed: Optional[int], deadline_ms: int) -> Dict[str, Any]: ...
 
 class _BatchClient:
     def __init__(self, api_key: Optional[str], base_url: Optional[str], model: Optional[str],

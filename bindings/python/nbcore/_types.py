@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 __all__ = ["Attempt", "Image", "Result", "ImageCheck", "Usage", "RetryPolicy", "Diagnosis", "Route",
-           "JobProgress"]
+           "JobProgress", "Element", "SceneStage", "SceneResult"]
 
 _PRESETS = {"interactive": 0, "patient": 1, "none": 2}
 
@@ -348,3 +348,150 @@ class JobProgress:
     bytes_received: int
     route: str
     text: str             # one line for people: "retrying in 3.0 s after RATE_LIMITED (RPM)"
+
+
+# ---- staged scenes -------------------------------------------------------------------------------
+
+ELEMENT_MODES = ("edit", "cutout")
+
+
+@dataclass(frozen=True)
+class Element:
+    """One element of a staged scene (Client.scene): what to draw and where.
+
+    box is (x, y, w, h) normalized to the canvas: x, y the top-left corner, w, h the size, all
+    0..1. z orders the stages (lower first; equal z keep their order). mode "edit" asks the model
+    to draw the element into the running picture inside its box (a masked edit); "cutout" draws
+    it alone on a key colour, cuts it out locally and places it into the box, aspect kept.
+    A plain dict {"prompt", "box", "z", "mode"} is accepted wherever an Element is.
+    """
+
+    prompt: str
+    box: Tuple[float, float, float, float]
+    z: int = 0
+    mode: str = "edit"
+
+    @classmethod
+    def from_any(cls, item: Any) -> "Element":
+        if isinstance(item, Element):
+            return item
+        if isinstance(item, dict):
+            unknown = set(item) - {"prompt", "box", "z", "mode"}
+            if unknown:
+                raise ValueError(f"unknown element keys {sorted(unknown)}; use prompt, box, z, mode")
+            return cls(prompt=item["prompt"], box=tuple(item["box"]), z=int(item.get("z", 0)),
+                       mode=item.get("mode", "edit"))
+        raise TypeError(f"an element is an nbcore.Element or a dict, not {type(item).__name__}")
+
+
+class _Composite:
+    """Reads a scene composite from the engine's result on request (shared by stages and the
+    final image)."""
+
+    def __init__(self, handle: Any, stage: int, width: int, height: int) -> None:
+        self._h = handle
+        self._stage = stage
+        self.width = width
+        self.height = height
+
+    def pixels(self, channels: int = 4) -> Any:
+        """The composite as nbcore.Pixels (RGBA, or RGB with channels=3); buffer protocol."""
+        return self._h.pixels(self._stage, channels)
+
+    def to_numpy(self, channels: int = 4) -> Any:
+        """The composite as a numpy uint8 array (height, width, channels). Needs numpy."""
+        import numpy
+        return numpy.asarray(self.pixels(channels))
+
+    def to_pil(self) -> Any:
+        """The composite as an RGBA PIL.Image.Image. Needs Pillow."""
+        from PIL import Image as _PIL  # type: ignore
+        px = self.pixels(4)
+        return _PIL.frombuffer("RGBA", (px.width, px.height), px, "raw", "RGBA", 0, 1)
+
+    def save(self, path: "os.PathLike[str] | str") -> str:
+        """Writes the composite as PNG (any other extension Pillow knows converts) and returns
+        the path. PNG needs nothing; other formats need Pillow."""
+        path = os.fspath(path)
+        if os.path.splitext(path)[1].lower() in ("", ".png"):
+            from . import _png
+            px = self.pixels(4)
+            with open(path, "wb") as f:
+                f.write(_png(px.tobytes(), px.width, px.height, 4))
+        else:
+            img = self.to_pil()
+            if os.path.splitext(path)[1].lower() in (".jpg", ".jpeg"):
+                img = img.convert("RGB")
+            img.save(path)
+        return path
+
+    def __repr__(self) -> str:
+        return f"<nbcore scene image {self.width}x{self.height}>"
+
+
+@dataclass(frozen=True)
+class SceneStage:
+    """One stage of a staged scene: 0 is the background, then one per element in z order.
+
+    status is "OK" or the failure's status name; error is the NbcoreError describing a failed
+    stage (None for a good one). placed is (x, y, w, h) in pixels: the canvas, an edit's box, or
+    the rect a cutout went into. answer is the model's image as it came (encoded; None when none
+    came). composite is the picture after this stage (None when the stage failed): pixels(),
+    to_numpy(), to_pil(), save().
+    """
+
+    index: int
+    kind: str
+    prompt: str
+    status: str
+    image_size: str
+    placed: Tuple[int, int, int, int]
+    cost_usd: float
+    attempts: List[Attempt]
+    error: Optional[BaseException]
+    answer: Optional[bytes]
+    answer_mime: str
+    composite: Optional[_Composite] = field(default=None, repr=False, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_numpy(self, channels: int = 4) -> Any:
+        """The composite after this stage as a numpy array (ValueError for a failed stage)."""
+        return self._need().to_numpy(channels)
+
+    def to_pil(self) -> Any:
+        """The composite after this stage as a PIL image (ValueError for a failed stage)."""
+        return self._need().to_pil()
+
+    def _need(self) -> _Composite:
+        if self.composite is None:
+            raise ValueError(f"stage {self.index} failed and has no image")
+        return self.composite
+
+
+@dataclass(frozen=True)
+class SceneResult:
+    """What Client.scene() returns. A failed stage does not raise: failed_stage names it (None
+    when none failed), stages[-1].error says why, and image is the last good composite (None only
+    when the background failed). Pass the result as resume= to a later scene() call with the same
+    scene to send only the remaining stages.
+    """
+
+    stages: List[SceneStage]
+    image: Optional[_Composite]
+    failed_stage: Optional[int]
+    total_stages: int
+    cost_usd: float
+    _handle: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def complete(self) -> bool:
+        """True when every stage ran and none failed."""
+        return self.failed_stage is None and len(self.stages) == self.total_stages
+
+    @property
+    def error(self) -> Optional[BaseException]:
+        """The failed stage's error, or None."""
+        return self.stages[self.failed_stage].error if self.failed_stage is not None else None

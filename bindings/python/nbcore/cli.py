@@ -1,4 +1,4 @@
-"""The nbcore command line: generate, edit, diagnose, check, usage, batch, emulator.
+"""The nbcore command line: generate, edit, scene, diagnose, check, usage, batch, emulator.
 
 Exit codes (docs/python.md has the table): 0 success; 1 any other failure (a file that cannot be
 read or written, for instance); 2 bad command-line usage; 10 + the status code for an nbcore
@@ -268,21 +268,124 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return _run_requests(args, args.prompt, images)
 
 
-MASK_ADVICE = ("Run `nbcore edit` without --mask and say in the prompt which part to change "
-               "(\"replace the sky with a sunset\"); the whole image is sent as an edit request.")
-
-
 def cmd_edit(args: argparse.Namespace) -> int:
     if args.mask is not None:
-        # Masked inpainting (crop, send, composite through the mask) is not in the C ABI yet.
-        raise InvalidArgumentError(
-            "mask inpainting is not available yet in this version of nbcore (--mask "
-            f"{args.mask!r} was given)", advice=MASK_ADVICE, reason="MASK_NOT_AVAILABLE")
+        return _inpaint(args)
     images: List[bytes] = []
     for path in [args.input] + (args.image or []):
         with open(path, "rb") as f:
             images.append(f.read())
     return _run_requests(args, args.prompt, images)
+
+
+def _inpaint(args: argparse.Namespace) -> int:
+    """edit --mask: one inpaint request; the whole edited picture goes to -o."""
+    if args.n != 1 or args.image or args.aspect:
+        raise InvalidArgumentError(
+            "--mask edits one image in one request: -n, --image and --aspect do not apply",
+            advice="Drop -n, --image and --aspect; the crop's aspect ratio is chosen from the mask.")
+    quiet = args.quiet or args.json
+    printer = None if quiet else EventPrinter()
+    client = Client(model=args.model, retry=args.retry, max_attempts=args.max_attempts,
+                    deadline=args.deadline, on_event=printer, **_quota_args(args))
+    with open(args.input, "rb") as f:
+        image = f.read()
+    with open(args.mask, "rb") as f:
+        mask = f.read()
+    result = client.inpaint(image, mask, args.prompt, image_size=args.size, seed=args.seed,
+                            grow=args.grow, feather=args.feather)
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    path = result.image.save(args.output)
+    if args.json:
+        print(json.dumps(_result_json(result, [path])), flush=True)
+    else:
+        im = result.image
+        print(f"wrote {path} ({im.width}x{im.height}, {os.path.getsize(path)} bytes) "
+              f"after {len(result.attempts)} attempt(s), ${result.cost_usd:.3f}")
+    return 0
+
+
+def _parse_element(spec: str, index: int) -> Dict[str, Any]:
+    """"PROMPT@x,y,w,h[:cutout|:edit]" as an element dict (z: the order given)."""
+    prompt, at, rest = spec.rpartition("@")
+    mode = "edit"
+    if ":" in rest:
+        rest, _, mode = rest.partition(":")
+    try:
+        box = tuple(float(v) for v in rest.split(","))
+    except ValueError:
+        box = ()
+    if not at or not prompt or len(box) != 4 or mode not in ("edit", "cutout"):
+        raise InvalidArgumentError(
+            f"--element {spec!r} is not PROMPT@x,y,w,h[:cutout]",
+            advice='Give each element as "a red barn@0.1,0.4,0.35,0.4" (a box normalized 0..1), '
+                   'with ":cutout" at the end to generate it alone and paste it in.')
+    return {"prompt": prompt, "box": box, "z": 0, "mode": mode}
+
+
+def _stage_json(st: Any, file: Optional[str]) -> Dict[str, Any]:
+    d = {"index": st.index, "kind": st.kind, "prompt": st.prompt, "status": st.status, "file": file,
+         "image_size": st.image_size, "placed": list(st.placed), "cost_usd": st.cost_usd,
+         "attempts": [a.__dict__ for a in st.attempts]}
+    if st.error is not None:
+        d["error"] = _error_json(st.error)
+    return d
+
+
+def cmd_scene(args: argparse.Namespace) -> int:
+    """A staged scene: background, then one request per element; writes what was done."""
+    if (args.plan is None) == (args.background is None):
+        raise InvalidArgumentError("give either BACKGROUND (with --element ...) or --plan PROMPT",
+                                   advice='nbcore scene "a beach at dusk" --element "a red kite@0.6,0.1,0.2,0.2" '
+                                          '-o beach.png, or nbcore scene --plan "a long prompt" -o out.png')
+    if args.plan is not None and args.element:
+        raise InvalidArgumentError("--plan makes its own elements; --element does not go with it",
+                                   advice="Drop --element, or give BACKGROUND instead of --plan.")
+    elements = [_parse_element(s, i) for i, s in enumerate(args.element or [])]
+    quiet = args.quiet or args.json
+    printer = None if quiet else EventPrinter()
+    client = Client(model=args.model, retry=args.retry, max_attempts=args.max_attempts,
+                    on_event=printer, **_quota_args(args))
+    res = client.scene(args.background, elements, style=args.style, aspect_ratio=args.aspect,
+                       image_size=args.size, model=args.model, plan=args.plan,
+                       plan_mode="cutout" if args.cutout else "edit", grow=args.grow,
+                       feather=args.feather, seed=args.seed, stage_deadline=args.deadline)
+    stage_files: List[Optional[str]] = []
+    if args.stages:
+        os.makedirs(args.stages, exist_ok=True)
+    for st in res.stages:
+        path = None
+        if args.stages and st.composite is not None:
+            path = st.composite.save(os.path.join(args.stages, f"stage-{st.index:02d}-{st.kind}.png"))
+        stage_files.append(path)
+    out = None
+    if res.image is not None:
+        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+        out = res.image.save(args.output)
+    err = res.error
+    code = 0 if err is None else exit_code_for(err)
+    if args.json:
+        doc: Dict[str, Any] = {
+            "ok": err is None, "exit_code": code, "file": out, "complete": res.complete,
+            "failed_stage": res.failed_stage, "total_stages": res.total_stages, "cost_usd": res.cost_usd,
+            "stages": [_stage_json(st, f) for st, f in zip(res.stages, stage_files)]}
+        if err is not None:
+            doc.update({k: v for k, v in _error_json(err).items() if k not in ("ok", "exit_code")})
+        print(json.dumps(doc), flush=True)
+        return code
+    for st, f in zip(res.stages, stage_files):
+        where = f" -> {f}" if f else ""
+        print(f"stage {st.index} {st.kind}: {st.status}, {len(st.attempts)} attempt(s), ${st.cost_usd:.3f}{where}")
+    if out:
+        w, h = res.image.width, res.image.height
+        print(f"wrote {out} ({w}x{h}, {len(res.stages) - (err is not None)} of {res.total_stages} stages), "
+              f"${res.cost_usd:.3f}")
+    if err is not None:
+        st = res.stages[res.failed_stage]
+        kept = f"; stages 0-{st.index - 1} were kept" if st.index > 0 else ""
+        print(f"stage {st.index} ({st.kind}) of {res.total_stages} failed{kept}", file=sys.stderr)
+        _print_error(err, False)
+    return code
 
 
 def _quota_args(args: argparse.Namespace) -> Dict[str, Any]:
@@ -606,12 +709,46 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("edit", help="edit an image as a prompt says",
                        description="Send IMAGE with PROMPT as an edit request and write the answer to -o FILE. "
-                                   "--mask (inpainting only inside a mask) is not available yet: it fails "
-                                   f"with INVALID_ARG (exit code {EXIT_BASE + STATUS_NAMES.index('INVALID_ARG')}).")
+                                   "With --mask, only where MASK is white changes (inpainting: a crop and a "
+                                   "mask image are sent, the answer is composited back through the grown, "
+                                   "feathered mask, and every pixel the mask does not reach is kept exactly).")
     e.add_argument("input", metavar="IMAGE", help="the image to edit")
     e.add_argument("prompt", help='how to change it, e.g. "make it night"')
-    e.add_argument("--mask", metavar="MASK", help="change only where MASK is white (not available yet)")
+    e.add_argument("--mask", metavar="MASK",
+                   help="change only where MASK (an image of IMAGE's size; white change, black keep) is white")
+    e.add_argument("--grow", type=int, metavar="PX", help="with --mask: grow the mask by PX (default 4)")
+    e.add_argument("--feather", type=int, metavar="PX", help="with --mask: feather PX (default: auto)")
     _add_request_arguments(e, "another input image, e.g. a reference (repeatable)")
+
+    sc = sub.add_parser(
+        "scene", help="build a picture in stages: a background, then one request per element",
+        description="Generate BACKGROUND, then each --element into its box, one request each "
+                    "(docs/scenes-and-inpainting.md), or plan the stages from one prompt with --plan. "
+                    "Writes the final image to -o FILE and, with --stages DIR, each stage's picture. When a "
+                    "stage fails, what was done is written, the failed stage is named, and the exit code is "
+                    "that stage's.")
+    sc.add_argument("background", nargs="?", help="what the background stage draws")
+    sc.add_argument("--element", action="append", metavar="PROMPT@x,y,w,h[:cutout]",
+                    help="an element and its box, normalized 0..1 (repeatable; drawn in the order given); "
+                         "':cutout' generates it alone and pastes it in")
+    sc.add_argument("--plan", metavar="PROMPT", help="plan background and elements from one prompt instead")
+    sc.add_argument("--cutout", action="store_true", help="with --plan: every element as a cutout")
+    sc.add_argument("--style", help="style text added to every stage")
+    sc.add_argument("--stages", metavar="DIR", help="also write each stage's picture to DIR")
+    sc.add_argument("-o", "--output", default="out.png", help="output file (default out.png)")
+    sc.add_argument("--model", default=os.environ.get("NBCORE_MODEL", DEFAULT_MODEL),
+                    help=f"model (default $NBCORE_MODEL, then {DEFAULT_MODEL})")
+    sc.add_argument("--aspect", choices=ASPECT_RATIOS, help="aspect ratio of the canvas")
+    sc.add_argument("--size", choices=IMAGE_SIZES, help="image size of the background (Pro only)")
+    sc.add_argument("--seed", type=int, help="seed sent with every stage")
+    sc.add_argument("--grow", type=int, metavar="PX", help="edit stages: grow the box mask by PX (default 4)")
+    sc.add_argument("--feather", type=int, metavar="PX", help="edit stages: feather PX (default: auto)")
+    sc.add_argument("--retry", default="interactive", choices=["interactive", "patient", "none"])
+    sc.add_argument("--max-attempts", type=int, metavar="N")
+    sc.add_argument("--deadline", type=float, metavar="SECONDS", help="seconds per stage")
+    sc.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    sc.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    add_quota_arguments(sc)
 
     u = sub.add_parser("usage", help="quota used against limits and spend against caps, from the state file")
     u.add_argument("--state", default=DEFAULT_STATE, metavar="PATH", help="state file (default: the default one)")
@@ -678,7 +815,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     as_json = getattr(args, "json", False)
     warnings.showwarning = _show_warning   # "warning: ...", not a source line
-    commands = {"generate": cmd_generate, "edit": cmd_edit, "check": cmd_check, "usage": cmd_usage, "lint": cmd_lint,
+    commands = {"generate": cmd_generate, "edit": cmd_edit, "scene": cmd_scene, "check": cmd_check, "usage": cmd_usage, "lint": cmd_lint,
                 "diagnose": cmd_diagnose, "batch": cmd_batch}
     try:
         return commands[args.command](args)

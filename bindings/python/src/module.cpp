@@ -10,6 +10,7 @@
 #include <thread>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "nbcore/nbcore.h"
@@ -539,6 +540,186 @@ py::dict check_image(py::bytes data) {
     return d;
 }
 
+// ---- scenes and inpainting: a thin shell over the nbc_scene_* / nbc_inpaint section -------------
+
+// Owns one nbc_scene_result for as long as any Python SceneResult (or a resume) refers to it, so
+// composites can be read on request.
+struct SceneResultHandle {
+    nbc_scene_result* res = nullptr;
+    explicit SceneResultHandle(nbc_scene_result* r) : res(r) {}
+    ~SceneResultHandle() { nbc_scene_result_free(res); }
+    SceneResultHandle(const SceneResultHandle&) = delete;
+    SceneResultHandle& operator=(const SceneResultHandle&) = delete;
+
+    // The composite after `stage` (-1: the final image); channels 4 RGBA or 3 RGB.
+    std::unique_ptr<Pixels> pixels(int stage, int channels) {
+        if (channels != 3 && channels != 4) {
+            PyErr_SetString(PyExc_ValueError, "channels must be 3 (RGB) or 4 (RGBA)");
+            throw py::error_already_set();
+        }
+        int32_t w = 0, h = 0;
+        check(nbc_scene_result_rgba(res, stage, nullptr, 0, &w, &h));
+        auto px = std::make_unique<Pixels>();
+        px->width = w;
+        px->height = h;
+        px->channels = channels;
+        const std::size_t count = static_cast<std::size_t>(w) * static_cast<std::size_t>(h);
+        px->data.reset(new uint8_t[count * 4]);
+        int rc;
+        {
+            py::gil_scoped_release nogil;
+            rc = nbc_scene_result_rgba(res, stage, px->data.get(), count * 4, &w, &h);
+            if (rc == NBC_OK && channels == 3) {
+                uint8_t* p = px->data.get();
+                for (std::size_t i = 0; i < count; ++i) {
+                    p[i * 3 + 0] = p[i * 4 + 0];
+                    p[i * 3 + 1] = p[i * 4 + 1];
+                    p[i * 3 + 2] = p[i * 4 + 2];
+                }
+            }
+        }
+        check(rc);
+        return px;
+    }
+};
+
+py::dict error_object_info(nbc_error* e) {
+    py::dict d = error_dict(e);
+    d["route"] = nbc_error_route(e);
+    py::list attempts;
+    for (int i = 0, n = nbc_error_attempt_count(e); i < n; ++i) {
+        nbc_attempt a = NBC_ATTEMPT_INIT;
+        if (nbc_error_attempt(&a, e, i) == NBC_OK) attempts.append(attempt_dict(a));
+    }
+    d["attempts"] = attempts;
+    return d;
+}
+
+py::dict scene_result_dict(nbc_scene_result* res) {
+    auto handle = std::make_shared<SceneResultHandle>(res);
+    py::dict out;
+    out["handle"] = handle;
+    py::list stages;
+    for (int i = 0, n = nbc_scene_result_stage_count(res); i < n; ++i) {
+        nbc_scene_stage_info st = NBC_SCENE_STAGE_INFO_INIT;
+        check(nbc_scene_result_stage(&st, res, i));
+        py::dict d;
+        d["index"] = st.index;
+        d["kind"] = st.kind;
+        d["prompt"] = st.prompt;
+        d["status"] = nbc_status_name(st.status);
+        d["image_size"] = st.image_size;
+        d["placed"] = py::make_tuple(st.placed_x, st.placed_y, st.placed_w, st.placed_h);
+        d["width"] = st.width;
+        d["height"] = st.height;
+        d["cost_usd"] = st.cost_usd;
+        d["answer"] = st.answer ? py::object(py::bytes(reinterpret_cast<const char*>(st.answer), st.answer_size))
+                                : py::object(py::none());
+        d["answer_mime"] = st.answer_mime ? st.answer_mime : "";
+        py::list attempts;
+        for (int a = 0; a < st.attempt_count; ++a) {
+            nbc_attempt at = NBC_ATTEMPT_INIT;
+            check(nbc_scene_result_stage_attempt(&at, res, i, a));
+            attempts.append(attempt_dict(at));
+        }
+        d["attempts"] = attempts;
+        if (st.status == NBC_OK) {
+            d["error"] = py::none();
+        } else {
+            nbc_error* e = nullptr;
+            check(nbc_scene_result_stage_error(&e, res, i));
+            std::unique_ptr<nbc_error, decltype(&nbc_error_free)> owned(e, &nbc_error_free);
+            d["error"] = error_object_info(e);
+        }
+        stages.append(d);
+    }
+    out["stages"] = stages;
+    out["failed_stage"] = nbc_scene_result_failed_stage(res);
+    out["total_stages"] = nbc_scene_result_total_stages(res);
+    out["cost_usd"] = nbc_scene_result_cost_usd(res);
+    return out;
+}
+
+// elements: (prompt, x, y, w, h, z, mode) tuples. A failed stage returns normally (its error is in
+// the stage); argument errors raise.
+py::dict run_scene(std::shared_ptr<ClientHandle> client, std::optional<std::string> background,
+                   std::optional<std::string> plan, int plan_mode, std::optional<std::string> style,
+                   std::optional<std::string> aspect_ratio, std::optional<std::string> image_size,
+                   std::optional<std::string> model,
+                   const std::vector<std::tuple<std::string, double, double, double, double, int, int>>& elements,
+                   int grow, int feather, int colour_match, std::optional<int64_t> seed, int64_t stage_deadline_ms,
+                   std::shared_ptr<SceneResultHandle> resume) {
+    std::unique_ptr<nbc_scene, decltype(&nbc_scene_free)> scene(nullptr, &nbc_scene_free);
+    {
+        nbc_scene* s = nullptr;
+        if (plan) check(nbc_scene_from_prompt(&s, plan->c_str(), plan_mode));
+        else check(nbc_scene_new(&s, background ? background->c_str() : nullptr));
+        scene.reset(s);
+    }
+    if (style) check(nbc_scene_set_style(scene.get(), style->c_str()));
+    check(nbc_scene_set_aspect_ratio(scene.get(), or_null(aspect_ratio)));
+    check(nbc_scene_set_image_size(scene.get(), or_null(image_size)));
+    check(nbc_scene_set_model(scene.get(), or_null(model)));
+    for (const auto& [prompt, x, y, w, h, z, mode] : elements)
+        check(nbc_scene_add_element(scene.get(), prompt.c_str(), x, y, w, h, z, mode));
+    nbc_scene_options o = NBC_SCENE_OPTIONS_INIT;
+    o.grow_px = grow;
+    o.feather_px = feather;
+    o.colour_match = colour_match;
+    o.seed = seed ? *seed : -1;
+    o.stage_deadline_ms = stage_deadline_ms;
+    nbc_scene_result* res = nullptr;
+    int rc;
+    {
+        py::gil_scoped_release nogil;
+        rc = nbc_scene_run(&res, client->client, scene.get(), &o, resume ? resume->res : nullptr);
+    }
+    if (client->events)
+        if (auto e = client->events->take_pending()) {
+            nbc_scene_result_free(res);
+            throw std::move(*e);
+        }
+    if (!res) raise_last_error();   // an argument error: nothing was sent
+    return scene_result_dict(res);
+}
+
+py::dict inpaint(std::shared_ptr<ClientHandle> client, py::bytes rgba, int32_t width, int32_t height, py::bytes mask,
+                 const std::string& prompt, std::optional<std::string> model, std::optional<std::string> image_size,
+                 int grow, int feather, int colour_match, int context_px, std::optional<int64_t> seed,
+                 int64_t deadline_ms) {
+    std::string_view px = rgba, mk = mask;
+    if (width <= 0 || height <= 0 ||
+        px.size() != static_cast<std::size_t>(width) * static_cast<std::size_t>(height) * 4 ||
+        mk.size() != static_cast<std::size_t>(width) * static_cast<std::size_t>(height)) {
+        PyErr_SetString(PyExc_ValueError, "rgba must hold 4 * width * height bytes and mask width * height");
+        throw py::error_already_set();
+    }
+    nbc_inpaint_options o = NBC_INPAINT_OPTIONS_INIT;
+    o.model = or_null(model);
+    o.image_size = or_null(image_size);
+    o.grow_px = grow;
+    o.feather_px = feather;
+    o.colour_match = colour_match;
+    o.context_px = context_px;
+    o.seed = seed ? *seed : -1;
+    o.deadline_ms = deadline_ms;
+    nbc_result* res = nullptr;
+    int rc;
+    {
+        py::gil_scoped_release nogil;
+        rc = nbc_inpaint(&res, client->client, reinterpret_cast<const uint8_t*>(px.data()), width, height,
+                         static_cast<std::size_t>(width) * 4, reinterpret_cast<const uint8_t*>(mk.data()),
+                         static_cast<std::size_t>(width), prompt.c_str(), &o);
+    }
+    if (client->events)
+        if (auto e = client->events->take_pending()) {
+            nbc_result_free(res);
+            throw std::move(*e);
+        }
+    if (rc != NBC_OK) raise_last_error();
+    return result_dict(res);
+}
+
 // ---- batch: a thin shell over the nbc_batch_* section ------------------------------------------
 
 py::dict batch_job_dict(const nbc_batch_job* job) {
@@ -722,6 +903,8 @@ PYBIND11_MODULE(_nbcore, m) {
     m.attr("BACKEND_ENV") = NBC_BACKEND_ENV;
     m.attr("BACKEND_AI_STUDIO") = NBC_BACKEND_AI_STUDIO;
     m.attr("BACKEND_VERTEX") = NBC_BACKEND_VERTEX;
+    m.attr("ELEMENT_EDIT") = NBC_ELEMENT_EDIT;
+    m.attr("ELEMENT_CUTOUT") = NBC_ELEMENT_CUTOUT;
     m.def("version", [] { return std::string(nbc_version_string()); });
     m.def("version_number", [] { return nbc_version_number(); });
     m.def("status_name", [](int code) { return std::string(nbc_status_name(code)); });
@@ -796,7 +979,17 @@ Supports the buffer protocol, so numpy.asarray(p) or memoryview(p) read them wit
         .def("usage", &ClientHandle::usage, py::arg("format"))
         .def("submit", &submit, py::arg("prompt"), py::arg("model"), py::arg("aspect_ratio"),
              py::arg("image_size"), py::arg("seed"), py::arg("temperature"), py::arg("system_instruction"),
-             py::arg("images"), py::arg("safety"), py::arg("deadline_ms"), py::arg("priority"));
+             py::arg("images"), py::arg("safety"), py::arg("deadline_ms"), py::arg("priority"))
+        .def("scene", &run_scene, py::arg("background"), py::arg("plan"), py::arg("plan_mode"), py::arg("style"),
+             py::arg("aspect_ratio"), py::arg("image_size"), py::arg("model"), py::arg("elements"), py::arg("grow"),
+             py::arg("feather"), py::arg("colour_match"), py::arg("seed"), py::arg("stage_deadline_ms"),
+             py::arg("resume"))
+        .def("inpaint", &inpaint, py::arg("rgba"), py::arg("width"), py::arg("height"), py::arg("mask"),
+             py::arg("prompt"), py::arg("model"), py::arg("image_size"), py::arg("grow"), py::arg("feather"),
+             py::arg("colour_match"), py::arg("context_px"), py::arg("seed"), py::arg("deadline_ms"));
+
+    py::class_<SceneResultHandle, std::shared_ptr<SceneResultHandle>>(m, "_SceneResult")
+        .def("pixels", &SceneResultHandle::pixels, py::arg("stage"), py::arg("channels"));
 
     py::class_<BatchHandle>(m, "_BatchClient")
         .def(py::init<std::optional<std::string>, std::optional<std::string>, std::optional<std::string>, int64_t,

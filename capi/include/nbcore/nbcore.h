@@ -481,6 +481,135 @@ NBC_API(int) nbc_check_image(nbc_image_check *out, const uint8_t *data, size_t l
 NBC_API(int) nbc_prompt_analyze(char **out, const char *prompt, const char *image_size, int format);
 
 /* ================================================================================================
+ * Staged scenes and mask-exact inpainting (docs/scenes-and-inpainting.md). Gemini takes no mask
+ * and draws crowded scenes poorly in one go, so nbcore owns the geometry: nbc_inpaint sends a
+ * context crop plus a mask image and composites the answer back through the grown, feathered
+ * mask; nbc_scene_run builds a picture in stages, a background and then one request per element.
+ * Every request goes through the client (checks, retries, quota, budget, downgrade).
+ *
+ *     nbc_scene *s = NULL;
+ *     nbc_scene_new(&s, "a quiet beach at sunset");
+ *     nbc_scene_add_element(s, "a red beach umbrella", 0.1, 0.5, 0.3, 0.4, 0, NBC_ELEMENT_EDIT);
+ *     nbc_scene_add_element(s, "a seagull", 0.6, 0.1, 0.2, 0.2, 1, NBC_ELEMENT_CUTOUT);
+ *     nbc_scene_result *sr = NULL, *again = NULL;
+ *     int rc = nbc_scene_run(&sr, client, s, NULL, NULL);
+ *     if (rc != NBC_OK && sr)      // stage nbc_scene_result_failed_stage(sr) failed; the rest is kept
+ *         rc = nbc_scene_run(&again, client, s, NULL, sr);   // later: sends only what is left
+ *     nbc_scene_result_free(again); nbc_scene_result_free(sr); nbc_scene_free(s);
+ * ============================================================================================= */
+
+typedef struct nbc_scene nbc_scene;                  /* a plan: background, style, elements */
+typedef struct nbc_scene_result nbc_scene_result;    /* the stages run, and the final image */
+
+#define NBC_ELEMENT_EDIT   0   /* a masked edit of the running composite inside the box */
+#define NBC_ELEMENT_CUTOUT 1   /* generated alone on a key colour, cut out, placed in the box */
+
+/* A scene with this background prompt and no elements yet. */
+NBC_API(int) nbc_scene_new(nbc_scene **out, const char *background);
+/* A scene planned from one prompt (docs/prompt-analysis.md, staging plans): the setting as the
+ * background, style clauses as the style, one element (of `mode`) per distinct subject with its
+ * planned box and z. Always plans, whatever the prompt's risk. */
+NBC_API(int) nbc_scene_from_prompt(nbc_scene **out, const char *prompt, int mode);
+NBC_API(void) nbc_scene_free(nbc_scene *scene);
+NBC_API(int) nbc_scene_set_style(nbc_scene *scene, const char *style);          /* appended to every stage; NULL: none */
+NBC_API(int) nbc_scene_set_aspect_ratio(nbc_scene *scene, const char *ratio);   /* "16:9"; NULL: the API's 1:1 */
+NBC_API(int) nbc_scene_set_image_size(nbc_scene *scene, const char *size);      /* the background's; NULL: unset */
+NBC_API(int) nbc_scene_set_model(nbc_scene *scene, const char *model);          /* NULL: the client's */
+/* Adds an element: its prompt, its box normalized to the canvas (x, y top-left; w, h size; all
+ * 0..1), z (lower is drawn first; equal z keep their order) and NBC_ELEMENT_*. */
+NBC_API(int) nbc_scene_add_element(nbc_scene *scene, const char *prompt, double x, double y, double w,
+                                   double h, int z, int mode);
+NBC_API(int) nbc_scene_element_count(const nbc_scene *scene);                   /* 0 for NULL */
+NBC_API(const char *) nbc_scene_background(const nbc_scene *scene);             /* "" for NULL */
+NBC_API(const char *) nbc_scene_style(const nbc_scene *scene);                  /* "" for NULL */
+
+typedef struct nbc_scene_element_info {
+    uint32_t struct_size;
+    int32_t z;
+    int32_t mode;                /* NBC_ELEMENT_* */
+    const char *prompt;          /* valid while the scene lives and is not changed */
+    double x, y, w, h;           /* normalized */
+} nbc_scene_element_info;
+#define NBC_SCENE_ELEMENT_INFO_INIT { sizeof(nbc_scene_element_info), 0, 0, NULL, 0.0, 0.0, 0.0, 0.0 }
+NBC_API(int) nbc_scene_element(nbc_scene_element_info *out, const nbc_scene *scene, int index);
+
+typedef struct nbc_scene_options {
+    uint32_t struct_size;
+    int32_t grow_px;             /* edit stages: grow of the box mask; -1: 4 */
+    int32_t feather_px;          /* -1: auto (10 % of the box diagonal, at least 8) */
+    int32_t colour_match;        /* edit stages: -1 default (on), 0 off, 1 on */
+    int64_t seed;                /* -1: none; else the int32 range */
+    int64_t stage_deadline_ms;   /* per stage; 0: the client's */
+} nbc_scene_options;
+#define NBC_SCENE_OPTIONS_INIT { sizeof(nbc_scene_options), -1, -1, -1, -1, 0 }
+NBC_API(int) nbc_scene_options_init(nbc_scene_options *opts, size_t struct_size);
+
+/* Runs every stage not already done in `resume` (a previous result of the same scene; NULL: all)
+ * and blocks until the last one ends. opts may be NULL. On NBC_OK *out is the complete result. On
+ * a stage failure *out is STILL set, to the partial result (earlier stages kept, the failed stage
+ * last), and the return is the failed stage's code with nbc_error_last() describing it. Argument
+ * errors (a bad scene, a `resume` of another scene) send nothing and leave *out NULL. */
+NBC_API(int) nbc_scene_run(nbc_scene_result **out, nbc_client *client, const nbc_scene *scene,
+                           const nbc_scene_options *opts, const nbc_scene_result *resume);
+NBC_API(int) nbc_scene_result_stage_count(const nbc_scene_result *res);   /* stages run, a failed one included */
+NBC_API(int) nbc_scene_result_total_stages(const nbc_scene_result *res);  /* 1 + the scene's elements */
+NBC_API(int) nbc_scene_result_failed_stage(const nbc_scene_result *res);  /* -1 when none failed */
+NBC_API(double) nbc_scene_result_cost_usd(const nbc_scene_result *res);   /* the stages' sum */
+
+typedef struct nbc_scene_stage_info {
+    uint32_t struct_size;
+    int32_t index;               /* 0 background, then one per element in z order */
+    int32_t status;              /* NBC_OK or the stage's NBC_E_* */
+    int32_t attempt_count;
+    const char *kind;            /* "background", "edit", "cutout"; strings valid while res lives */
+    const char *prompt;          /* as sent */
+    const char *image_size;      /* asked for last: "", "1K", "2K", "4K" */
+    int32_t placed_x, placed_y, placed_w, placed_h;   /* px: the canvas, the edit box, or the rect a cutout went into */
+    int32_t width, height;       /* of the composite after this stage; 0 when it failed */
+    double cost_usd;
+    const uint8_t *answer;       /* the model's image, encoded as it came; NULL when none did */
+    size_t answer_size;
+    const char *answer_mime;     /* "" when no answer */
+} nbc_scene_stage_info;
+#define NBC_SCENE_STAGE_INFO_INIT { sizeof(nbc_scene_stage_info), 0, 0, 0, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0.0, NULL, 0, NULL }
+NBC_API(int) nbc_scene_result_stage(nbc_scene_stage_info *out, const nbc_scene_result *res, int index);
+NBC_API(int) nbc_scene_result_stage_attempt(nbc_attempt *out, const nbc_scene_result *res, int stage, int index);
+/* A new error object (release with nbc_error_free) describing stage `stage`: its code, message,
+ * reason, advice and attempts when it failed; code NBC_OK for a good stage. */
+NBC_API(int) nbc_scene_result_stage_error(nbc_error **out, const nbc_scene_result *res, int stage);
+/* The composite after stage `stage` (-1: the final image, the last good composite) as 8-bit
+ * RGBA, 4 * width bytes a row. buf NULL (with buf_len 0): only *width and *height are set.
+ * NBC_E_INVALID_ARG for a failed stage, which has no composite, and for a short buf. */
+NBC_API(int) nbc_scene_result_rgba(const nbc_scene_result *res, int stage, uint8_t *buf, size_t buf_len,
+                                   int32_t *width, int32_t *height);
+NBC_API(void) nbc_scene_result_free(nbc_scene_result *res);
+
+typedef struct nbc_inpaint_options {
+    uint32_t struct_size;
+    int32_t grow_px;             /* -1: 4 */
+    int32_t feather_px;          /* -1: auto */
+    int32_t colour_match;        /* -1 default (on), 0 off, 1 on */
+    int32_t context_px;          /* the crop's padding: 0 auto, > 0 exactly this, -1 the whole image */
+    const char *model;           /* NULL: the client's */
+    const char *image_size;      /* NULL: the smallest covering the crop (Pro); none on Flash */
+    int64_t seed;                /* -1: none */
+    int64_t deadline_ms;         /* 0: the client's */
+} nbc_inpaint_options;
+#define NBC_INPAINT_OPTIONS_INIT { sizeof(nbc_inpaint_options), -1, -1, -1, 0, NULL, NULL, -1, 0 }
+NBC_API(int) nbc_inpaint_options_init(nbc_inpaint_options *opts, size_t struct_size);
+
+/* Changes the part of `image` selected by `mask` as `prompt` says, in one request.
+ * image: RGBA8 rows top to bottom, `stride` bytes apart (>= 4 * width); mask: 8 bits, one byte a
+ * pixel, rows `mask_stride` bytes apart (>= width), 0 keep .. 255 change. opts may be NULL.
+ * *out: a result whose one image is the whole edited picture (PNG, width x height;
+ * nbc_result_image_rgba works), with the model's attempts, usage and cost. Pixels where the
+ * blend alpha is 0 (outside the crop, or farther than grow + feather from the mask) are
+ * bit-identical to the input. An empty mask is NBC_E_INVALID_ARG. */
+NBC_API(int) nbc_inpaint(nbc_result **out, nbc_client *client, const uint8_t *image, int32_t width,
+                         int32_t height, size_t stride, const uint8_t *mask, size_t mask_stride,
+                         const char *prompt, const nbc_inpaint_options *opts);
+
+/* ================================================================================================
  * Batch: many requests in one job, billed at half the online price, answered within a day
  * (the Batch API of the Gemini Developer API; needs an AI Studio key).
  *

@@ -1,0 +1,138 @@
+"""Client.scene() and Client.inpaint() against the emulator, on Flash (PNG answers)."""
+
+from __future__ import annotations
+
+import numpy
+import pytest
+
+import nbcore
+
+FLASH = "gemini-2.5-flash-image"
+
+ELEMENTS = [
+    {"prompt": "a red barn", "box": (0.1, 0.4, 0.35, 0.4)},
+    nbcore.Element("a white horse", (0.55, 0.5, 0.3, 0.35), z=1, mode="cutout"),
+]
+
+
+def _client():
+    return nbcore.Client(model=FLASH)
+
+
+def test_a_two_element_scene_completes(client_env, tmp_path):
+    r = _client().scene("a quiet meadow", ELEMENTS, style="watercolour", aspect_ratio="4:3")
+    assert isinstance(r, nbcore.SceneResult)
+    assert r.complete and r.failed_stage is None and r.error is None and r.total_stages == 3
+    assert [s.kind for s in r.stages] == ["background", "edit", "cutout"]
+    for s in r.stages:
+        assert isinstance(s, nbcore.SceneStage)
+        assert s.status == "OK" and s.error is None and len(s.attempts) == 1
+        assert s.answer[:4] == b"\x89PNG" and s.answer_mime == "image/png"
+        assert s.prompt.endswith("watercolour") or "watercolour" in s.prompt
+        assert s.placed[2] > 0 and s.placed[3] > 0
+    final = r.image.to_numpy()
+    assert final.shape[2] == 4 and final.shape[:2] == (r.image.height, r.image.width)
+    assert numpy.array_equal(final, r.stages[-1].to_numpy())
+    assert not numpy.array_equal(final, r.stages[0].to_numpy())
+    assert r.image.to_pil().size == (r.image.width, r.image.height)
+    assert r.cost_usd == pytest.approx(sum(s.cost_usd for s in r.stages)) and r.cost_usd > 0
+    path = r.image.save(tmp_path / "scene.png")
+    assert open(path, "rb").read(4) == b"\x89PNG"
+    assert len(client_env.requests()) == 3
+
+
+def test_a_failed_stage_does_not_raise_and_resume_sends_only_the_rest(client_env):
+    client = _client()
+    client_env.script(["pass", "pass", "image_safety"])
+    r = client.scene("a quiet meadow", ELEMENTS)
+    assert not r.complete and r.failed_stage == 2 and len(r.stages) == 3
+    failed = r.stages[-1]
+    assert failed.kind == "cutout" and failed.status == "BLOCKED_POLICY" and failed.composite is None
+    assert isinstance(failed.error, nbcore.BlockedPolicyError) and failed.error.reason == "IMAGE_SAFETY"
+    assert failed.error.advice and r.error is failed.error
+    with pytest.raises(ValueError):
+        failed.to_numpy()
+    assert numpy.array_equal(r.image.to_numpy(), r.stages[1].to_numpy())
+    client_env.reset()
+    again = client.scene("a quiet meadow", ELEMENTS, resume=r)
+    assert again.complete and len(client_env.requests()) == 1
+    assert numpy.array_equal(again.stages[1].to_numpy(), r.stages[1].to_numpy())
+    with pytest.raises(nbcore.InvalidArgumentError):
+        client.scene("another place", ELEMENTS, resume=r)
+
+
+def test_scene_plan_and_argument_errors(client_env):
+    client = _client()
+    r = client.scene(plan="a cat, a dog, a parrot and a goldfish in a sunny kitchen", grow=2, feather=0,
+                     colour_match=False, seed=3)
+    assert r.complete and r.total_stages >= 3 and r.stages[0].kind == "background"
+    for bad in ([{"prompt": "x", "box": (0.8, 0, 0.5, 0.5)}], [{"prompt": "x", "box": (0, 0, 1)}],
+                [{"prompt": "x", "box": (0, 0, 1, 1), "mode": "paste"}], [{"promt": "x", "box": (0, 0, 1, 1)}]):
+        with pytest.raises(nbcore.InvalidArgumentError):
+            client.scene("a meadow", bad)
+    with pytest.raises(nbcore.InvalidArgumentError):
+        client.scene()
+    with pytest.raises(nbcore.InvalidArgumentError):
+        client.scene("a meadow", aspect_ratio="16:10")
+
+
+def _picture(w=200, h=150):
+    y, x = numpy.mgrid[0:h, 0:w]
+    img = numpy.stack([x * 255 // w, y * 255 // h, (x + y) & 0xFF, numpy.full_like(x, 255)], axis=2)
+    return img.astype(numpy.uint8)
+
+
+@pytest.mark.parametrize("kind", ["numpy", "pil", "pixels", "bytes", "path"])
+def test_inpaint_keeps_far_pixels_bit_identical(client_env, tmp_path, kind):
+    from PIL import Image as PILImage
+    img = _picture()
+    mask = numpy.zeros(img.shape[:2], dtype=numpy.uint8)
+    mask[60:100, 80:130] = 255
+    if kind == "numpy":
+        image_in, mask_in = img, mask
+    elif kind == "pil":
+        image_in, mask_in = PILImage.fromarray(img, "RGBA"), PILImage.fromarray(mask, "L")
+    else:
+        pi, pm = tmp_path / "i.png", tmp_path / "m.png"
+        PILImage.fromarray(img, "RGBA").save(pi)
+        PILImage.fromarray(mask, "L").save(pm)
+        if kind == "path":
+            image_in, mask_in = str(pi), pm
+        elif kind == "bytes":
+            image_in, mask_in = pi.read_bytes(), pm.read_bytes()
+        else:   # nbcore.Pixels from a previous result: the emulator's answer as the image
+            image_in = nbcore.Client(model=FLASH).generate("a wall").image.pixels(4)
+            img = numpy.asarray(image_in).copy()
+            mask = numpy.zeros(img.shape[:2], dtype=numpy.uint8)
+            mask[60:100, 80:130] = 255
+            mask_in = mask
+    r = _client().inpaint(image_in, mask_in, "a yellow flower", context=None)
+    assert isinstance(r, nbcore.Result) and len(r.images) == 1 and r.image.mime == "image/png"
+    out = r.image.to_numpy(4)
+    assert out.shape == img.shape
+    far = numpy.ones(mask.shape, dtype=bool)
+    far[60 - 24:100 + 24, 80 - 24:130 + 24] = False
+    assert numpy.array_equal(out[far], img[far])
+    inside = (out[60:100, 80:130] != img[60:100, 80:130]).any(axis=2)
+    assert inside.mean() > 0.5
+    assert len(r.attempts) == 1 and r.cost_usd > 0
+
+
+def test_inpaint_argument_errors(client_env):
+    client = _client()
+    img = _picture()
+    with pytest.raises(nbcore.InvalidArgumentError):
+        client.inpaint(img, numpy.zeros((150, 200), dtype=numpy.uint8), "x")      # empty mask
+    with pytest.raises(nbcore.InvalidArgumentError):
+        client.inpaint(img, numpy.zeros((10, 10), dtype=numpy.uint8), "x")        # wrong size
+    m = numpy.zeros((150, 200), dtype=bool)
+    m[10:20, 10:20] = True
+    with pytest.raises(nbcore.InvalidArgumentError):
+        client.inpaint(img, m, "x", context="some")
+    with pytest.raises(nbcore.InvalidArgumentError):
+        client.inpaint(img, m, "")
+    assert client_env.requests() == []
+    r = client.inpaint(img, m, "a dot", context="whole", grow=0, feather=0, colour_match=False, seed=1)
+    out = r.image.to_numpy(4)
+    changed = (out != img).any(axis=2)
+    assert not changed[~m].any()   # grow 0, feather 0: exactly the selection
