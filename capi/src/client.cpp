@@ -15,6 +15,7 @@
 #include "nbcore/state.hpp"
 #include "nbcore/models.hpp"
 #include "nbcore/prompt.hpp"
+#include "nbcore/simplify.hpp"
 
 using nbcapi::guard;
 using nbcapi::invalid_arg;
@@ -27,6 +28,8 @@ namespace {
 constexpr std::size_t kClientOptionsV1 = offsetof(nbc_client_options, tier);
 // The layout that added backend, project and location ends after location.
 constexpr std::size_t kClientOptionsV3 = offsetof(nbc_client_options, location) + sizeof(const char*);
+// The layout that added preflight ends after it.
+constexpr std::size_t kClientOptionsV4 = offsetof(nbc_client_options, preflight) + sizeof(int32_t);
 
 std::string opt_str(const char* s) { return s ? std::string(s) : std::string(); }
 
@@ -175,6 +178,14 @@ nbcore::ClientOptions to_core_options(const nbc_client_options& o) {
                     "NBC_BACKEND_AI_STUDIO; use NBC_BACKEND_VERTEX or leave them NULL");
     c.project = opt_str(o.project);
     c.location = opt_str(o.location);
+    switch (o.preflight) {
+        case NBC_PREFLIGHT_OFF: c.preflight = nbcore::Preflight::Off; break;
+        case NBC_PREFLIGHT_WARN: c.preflight = nbcore::Preflight::Warn; break;
+        case NBC_PREFLIGHT_STRICT: c.preflight = nbcore::Preflight::Strict; break;
+        default:
+            invalid_arg("nbc_client_options.preflight is " + std::to_string(o.preflight) +
+                        "; use NBC_PREFLIGHT_OFF, NBC_PREFLIGHT_WARN or NBC_PREFLIGHT_STRICT");
+    }
     if (o.on_event) {
         nbc_event_fn fn = o.on_event;
         void* payload = o.event_payload;
@@ -260,6 +271,7 @@ NBC_API(int) nbc_client_new(nbc_client** out, const nbc_client_options* opts) {
                 o.project = nullptr;
                 o.location = nullptr;
             }
+            if (opts->struct_size < kClientOptionsV4) o.preflight = NBC_PREFLIGHT_OFF;
         }
         auto c = std::make_unique<nbc_client>();
         c->client = std::make_unique<nbcore::Client>(to_core_options(o));
@@ -520,6 +532,50 @@ NBC_API(int) nbc_prompt_analyze(char** out, const char* prompt, const char* imag
             invalid_arg("image_size is \"" + size + "\"; use \"1K\", \"2K\", \"4K\" or NULL");
         auto a = nbcore::prompt::analyze(prompt, size);
         *out = copy_string(format == NBC_USAGE_JSON ? nbcore::prompt::analysis_json(a) : nbcore::prompt::format_analysis(a));
+    });
+}
+
+NBC_API(int) nbc_simplify_options_init(nbc_simplify_options* opts, size_t struct_size) {
+    return guard([&] {
+        require(opts, "opts");
+        if (struct_size < nbcapi::kSimplifyOptionsV1 || struct_size > sizeof(nbc_simplify_options))
+            invalid_arg("struct_size " + std::to_string(struct_size) +
+                        " does not match any version of nbc_simplify_options; pass sizeof(nbc_simplify_options)");
+        nbc_simplify_options defaults = NBC_SIMPLIFY_OPTIONS_INIT;
+        std::memcpy(opts, &defaults, struct_size);
+        opts->struct_size = static_cast<uint32_t>(struct_size);
+    });
+}
+
+NBC_API(int) nbc_simplify(char** out, nbc_client* client, const char* prompt, const nbc_simplify_options* opts,
+                          int format) {
+    if (out) *out = nullptr;
+    return guard([&] {
+        require(out, "out");
+        require(client, "client");
+        require(prompt, "prompt");
+        if (format != NBC_USAGE_TEXT && format != NBC_USAGE_JSON)
+            invalid_arg("format is " + std::to_string(format) + "; use NBC_USAGE_TEXT or NBC_USAGE_JSON");
+        nbc_simplify_options o = NBC_SIMPLIFY_OPTIONS_INIT;
+        if (opts) {
+            nbcapi::check_struct_size(opts, nbcapi::kSimplifyOptionsV1, sizeof(nbc_simplify_options), "nbc_simplify_options");
+            o = nbcapi::read_in(opts, o);
+        }
+        nbcore::SimplifyOptions s;
+        if (o.max_requests < 0 || o.max_requests > 1000)
+            invalid_arg("nbc_simplify_options.max_requests is " + std::to_string(o.max_requests) + "; use 0 (8) or 1..1000");
+        if (o.max_requests > 0) s.max_requests = o.max_requests;
+        if (!(o.max_cost_usd >= 0) || o.max_cost_usd > 1e6)
+            invalid_arg("nbc_simplify_options.max_cost_usd must be 0 (1.0) or a positive amount in US dollars");
+        if (o.max_cost_usd > 0) s.max_cost_usd = o.max_cost_usd;
+        if (o.step_deadline_ms < 0) invalid_arg("nbc_simplify_options.step_deadline_ms must be >= 0 (0 = the client's)");
+        s.model = opt_str(o.model);
+        s.aspect_ratio = opt_str(o.aspect_ratio);
+        s.image_size = opt_str(o.image_size);
+        s.call.deadline = std::chrono::milliseconds(o.step_deadline_ms);
+        auto report = nbcore::simplify(*client->client, prompt, s);
+        *out = copy_string(format == NBC_USAGE_JSON ? nbcore::simplify_report_json(report)
+                                                    : nbcore::format_simplify_report(report));
     });
 }
 

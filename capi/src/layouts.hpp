@@ -19,6 +19,7 @@ constexpr std::size_t kProgressV1 = offsetof(nbc_progress, text) + sizeof(char[1
 constexpr std::size_t kRouteV1 = offsetof(nbc_route, flags) + sizeof(uint32_t);
 constexpr std::size_t kRetryPolicyV1 = offsetof(nbc_retry_policy, jitter_ratio) + sizeof(double);
 constexpr std::size_t kSubmitOptionsV1 = offsetof(nbc_submit_options, priority) + sizeof(int32_t);
+constexpr std::size_t kSimplifyOptionsV1 = offsetof(nbc_simplify_options, step_deadline_ms) + sizeof(int64_t);
 constexpr std::size_t kBatchJobInfoV1 = offsetof(nbc_batch_job_info, end_time) + sizeof(const char*);
 constexpr std::size_t kSceneElementInfoV1 = offsetof(nbc_scene_element_info, h) + sizeof(double);
 constexpr std::size_t kSceneOptionsV1 = offsetof(nbc_scene_options, stage_deadline_ms) + sizeof(int64_t);

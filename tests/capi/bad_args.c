@@ -54,6 +54,15 @@ int main(void) {
     CHECK(nbc_prompt_analyze(&text, "", NULL, NBC_USAGE_JSON) == NBC_OK && text && strstr(text, "\"risk\": \"low\"") != NULL);
     nbc_string_free(text);
     text = NULL;
+    {
+        nbc_simplify_options so = NBC_SIMPLIFY_OPTIONS_INIT;
+        INVALID(nbc_simplify_options_init(NULL, sizeof so), "opts");
+        INVALID(nbc_simplify_options_init(&so, 3), "struct_size");
+        CHECK(nbc_simplify_options_init(&so, sizeof so) == NBC_OK && so.max_requests == 0);
+        INVALID(nbc_simplify(NULL, NULL, "a cat", NULL, NBC_USAGE_TEXT), "out");
+        INVALID(nbc_simplify(&text, NULL, "a cat", NULL, NBC_USAGE_TEXT), "client");
+        CHECK(text == NULL);
+    }
     INVALID(nbc_version_check(0), "header_version");
     INVALID(nbc_version_check(-1), "header_version");
     INVALID(nbc_global_init(7u), "flags");
@@ -122,6 +131,11 @@ int main(void) {
         bad.backend = NBC_BACKEND_AI_STUDIO;
         bad.project = "p";
         INVALID(nbc_client_new(&c, &bad), "project");
+        bad.backend = NBC_BACKEND_ENV;
+        bad.project = NULL;
+        bad.preflight = 5;
+        INVALID(nbc_client_new(&c, &bad), "preflight");
+        bad.preflight = NBC_PREFLIGHT_OFF;
         CHECK(c == NULL);
     }
     nbc_client_free(NULL);
@@ -203,6 +217,21 @@ int main(void) {
         so.deadline_ms = -5;
         CHECK(nbc_submit(&job, c, r, &so) == NBC_E_INVALID_ARG);
         CHECK(job == NULL);
+    }
+    {
+        nbc_simplify_options so = NBC_SIMPLIFY_OPTIONS_INIT;
+        INVALID(nbc_simplify(&text, c, NULL, &so, NBC_USAGE_TEXT), "prompt");
+        INVALID(nbc_simplify(&text, c, "a cat", &so, 9), "format");
+        so.max_requests = -1;
+        INVALID(nbc_simplify(&text, c, "a cat", &so, NBC_USAGE_TEXT), "max_requests");
+        so.max_requests = 0;
+        so.max_cost_usd = -1.0;
+        INVALID(nbc_simplify(&text, c, "a cat", &so, NBC_USAGE_TEXT), "max_cost_usd");
+        so.max_cost_usd = 0.0;
+        so.struct_size = 2;
+        INVALID(nbc_simplify(&text, c, "a cat", &so, NBC_USAGE_TEXT), "struct_size");
+        INVALID(nbc_simplify(&text, c, "   ", NULL, NBC_USAGE_TEXT), "prompt");
+        CHECK(text == NULL);
     }
     INVALID(nbc_client_usage(NULL, c, NBC_USAGE_TEXT), "out");
     INVALID(nbc_client_usage(&text, NULL, NBC_USAGE_TEXT), "client");

@@ -189,6 +189,8 @@ typedef struct nbc_client nbc_client;
 #define NBC_EVENT_QUOTA_WAIT      8   /* held by the quota governor for delay_ms (dimension binds) */
 #define NBC_EVENT_QUOTA_WARNING   9   /* use of `dimension` crossed `percent` (80) of its limit */
 #define NBC_EVENT_BUDGET_ALERT   10   /* spend crossed `percent` (50, 80, 100) of a cap; message names it */
+#define NBC_EVENT_PROMPT_WARNING 11   /* the pre-flight check found the prompt risky: reason is the risk
+                                         ("medium", "high"), message the reasons */
 
 typedef struct nbc_event {
     uint32_t struct_size;
@@ -306,9 +308,16 @@ typedef struct nbc_client_options {
     int32_t backend;             /* NBC_BACKEND_* */
     const char *project;         /* Vertex: NULL = GOOGLE_CLOUD_PROJECT (ignored on AI Studio) */
     const char *location;        /* Vertex: NULL = GOOGLE_CLOUD_LOCATION, then "global" */
+    /* The pre-flight prompt check (docs/prompt-analysis.md): NBC_PREFLIGHT_OFF; _WARN: an
+     * NBC_EVENT_PROMPT_WARNING for a medium- or high-risk prompt; _STRICT: also refuses a
+     * high-risk prompt unsent (NBC_E_INVALID_ARG, reason PROMPT_TOO_COMPLEX). */
+    int32_t preflight;
 } nbc_client_options;
 #define NBC_CLIENT_OPTIONS_INIT { sizeof(nbc_client_options), 0, NULL, NULL, NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, \
-                                  NULL, 0, NULL, 0, 0, 0, 0, 0.0, 0.0, 0.0, NULL, NULL, 0, 0, NULL, NULL }
+                                  NULL, 0, NULL, 0, 0, 0, 0, 0.0, 0.0, 0.0, NULL, NULL, 0, 0, NULL, NULL, 0 }
+#define NBC_PREFLIGHT_OFF    0
+#define NBC_PREFLIGHT_WARN   1
+#define NBC_PREFLIGHT_STRICT 2
 #define NBC_BACKEND_ENV       0
 #define NBC_BACKEND_AI_STUDIO 1   /* the Gemini Developer API (or base_url / GOOGLE_GEMINI_BASE_URL) */
 #define NBC_BACKEND_VERTEX    2
@@ -479,6 +488,28 @@ NBC_API(int) nbc_check_image(nbc_image_check *out, const uint8_t *data, size_t l
  * NBC_USAGE_JSON ({"risk", "reasons", "distinct_subjects", "requirements": [...]}); *out is a
  * new string for nbc_string_free. */
 NBC_API(int) nbc_prompt_analyze(char **out, const char *prompt, const char *image_size, int format);
+
+/* The prompt simplifier (docs/prompt-analysis.md, "Simplifying a prompt that fails"): after a
+ * prompt came back blank or without an image, keeps its core subject, adds the other requirements
+ * back and searches for the minimal set that makes it fail, one generation per step, within
+ * max_requests steps and max_cost_usd of worst-case spend. */
+typedef struct nbc_simplify_options {
+    uint32_t struct_size;
+    int32_t max_requests;        /* steps at most, 1..1000; 0: 8 */
+    double max_cost_usd;         /* spend at most; 0: 1.0 */
+    const char *model;           /* NULL: the client's */
+    const char *aspect_ratio;    /* NULL: unset */
+    const char *image_size;      /* NULL: unset */
+    int64_t step_deadline_ms;    /* per step; 0: the client's */
+} nbc_simplify_options;
+#define NBC_SIMPLIFY_OPTIONS_INIT { sizeof(nbc_simplify_options), 0, 0.0, NULL, NULL, NULL, 0 }
+NBC_API(int) nbc_simplify_options_init(nbc_simplify_options *opts, size_t struct_size);
+/* Runs the search and writes its report to *out (a new string for nbc_string_free), as text
+ * (NBC_USAGE_TEXT) or JSON (NBC_USAGE_JSON: "steps", "found", "minimal_failing_prompt",
+ * "largest_working_prompt", "rounds_to_find", "stopped", "cost_usd", "plan", ...). NBC_OK whenever
+ * the search ran, whatever it found or why it stopped (both are in the report); opts may be NULL. */
+NBC_API(int) nbc_simplify(char **out, nbc_client *client, const char *prompt, const nbc_simplify_options *opts,
+                          int format);
 
 /* ================================================================================================
  * Staged scenes and mask-exact inpainting (docs/scenes-and-inpainting.md). Gemini takes no mask
