@@ -26,7 +26,8 @@ from ._errors import *  # noqa: F401,F403  (the exception classes are part of th
 from ._errors import __all__ as _error_names
 from ._errors import DIMENSION_NAMES as _DIMENSIONS
 from ._types import (ELEMENT_MODES, Attempt, Diagnosis, Element, Image, ImageCheck, JobProgress,
-                     PromptReport, Result, RetryPolicy, Route, SceneResult, SceneStage, Usage, _Composite)
+                     PromptReport, Result, RetryPolicy, Route, SceneResult, SceneStage, SimplifyReport,
+                     SimplifyStep, Usage, _Composite)
 
 Pixels = _nbcore.Pixels
 
@@ -36,9 +37,11 @@ DEFAULT_MODEL = "gemini-3-pro-image-preview"
 MODELS = ("gemini-3-pro-image-preview", "gemini-2.5-flash-image")
 ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 IMAGE_SIZES = ("1K", "2K", "4K")
+PREFLIGHT_MODES = ("off", "warn", "strict")
 
 __all__ = ["Client", "Job", "JobProgress", "RetryPolicy", "Route", "Result", "Image", "Pixels", "Attempt", "Usage", "ImageCheck", "check_image",
-           "Diagnosis", "diagnose", "PromptReport", "analyze_prompt",
+           "Diagnosis", "diagnose", "PromptReport", "analyze_prompt", "SimplifyReport", "SimplifyStep",
+           "PREFLIGHT_MODES",
            "Element", "SceneStage", "SceneResult",
            "state_usage", "DEFAULT_STATE",
            "DEFAULT_MODEL", "MODELS", "ASPECT_RATIOS", "IMAGE_SIZES", "__version__"] + [
@@ -255,6 +258,10 @@ class Client:
             storm cannot burn the quota (default True).
         prices: price overrides as a dict or JSON text (docs/quota-and-budget.md).
         max_in_flight: transfers at once for this client (more requests wait their turn).
+        preflight: read each prompt before sending it (docs/prompt-analysis.md): "off" (default),
+            "warn" (a "prompt_warning" event for a medium- or high-risk prompt, sent anyway) or
+            "strict" (also refuses a high-risk prompt unsent: InvalidArgumentError, reason
+            PROMPT_TOO_COMPLEX).
     """
 
     def __init__(self, api_key: Optional[str] = None, model: str = DEFAULT_MODEL,
@@ -270,7 +277,7 @@ class Client:
                  stream: bool = False, routes: Optional[Sequence[Route]] = None,
                  downgrade_on_timeout: bool = False, retry_budget: bool = True,
                  prices: Optional[Union[str, Dict[str, Any]]] = None,
-                 max_in_flight: Optional[int] = None) -> None:
+                 max_in_flight: Optional[int] = None, preflight: str = "off") -> None:
         if isinstance(retry, RetryPolicy):
             policy = retry
         elif isinstance(retry, str) and retry in _RETRY_NAMES:
@@ -298,9 +305,16 @@ class Client:
             backend = _nbcore.BACKEND_VERTEX if (project or location) else _nbcore.BACKEND_ENV
         else:
             backend = _nbcore.BACKEND_VERTEX if vertexai else _nbcore.BACKEND_AI_STUDIO
+        if preflight not in PREFLIGHT_MODES:
+            raise InvalidArgumentError(  # noqa: F405
+                f"preflight={preflight!r} is not a pre-flight mode",
+                advice='Use preflight="off", "warn" (a prompt_warning event for risky prompts) or "strict" '
+                       "(also refuses high-risk prompts unsent).")
         if api_key is None:
             api_key = _env_api_key()
         self._model = model
+        quota = _quota_options(tier, budget, state_path, prices, max_in_flight)
+        quota["preflight"] = PREFLIGHT_MODES.index(preflight)
         self._client = _nbcore._Client(
             api_key=api_key, base_url=base_url, model=model, retry=policy._to_c(),
             deadline_ms=_seconds_to_ms(deadline, "deadline"),
@@ -309,14 +323,35 @@ class Client:
             stream=bool(stream), on_event=on_event,
             routes=[r._to_c() for r in (routes or [])],
             downgrade_on_timeout=bool(downgrade_on_timeout), retry_budget=bool(retry_budget),
-            quota=_quota_options(tier, budget, state_path, prices, max_in_flight),
-            backend=backend, project=project, location=location)
+            quota=quota, backend=backend, project=project, location=location)
 
     def usage(self) -> Dict[str, Any]:
         """Quota used against its limits (per key fingerprint and model, each of RPM, TPM, IPM,
         RPD) and spend against each cap, from this client's state, as a dict (the layout is in
         docs/quota-and-budget.md)."""
         return json.loads(self._client.usage(1))
+
+    def simplify(self, prompt: str, max_requests: int = 8, max_cost: float = 1.0, *,
+                 model: Optional[str] = None, aspect_ratio: Optional[str] = None,
+                 image_size: Optional[str] = None, deadline: Optional[Seconds] = None) -> SimplifyReport:
+        """After a prompt came back blank or without an image: find which of its requirements make
+        it fail. The core subject is kept, the rest are added back in prompt order, and a binary
+        search finds the minimal failing set, one generation per step, within max_requests steps
+        and max_cost US dollars of worst-case spend. Returns a SimplifyReport with every step; the
+        search's own end (a spent budget, another failure) is in .stopped, not raised.
+        deadline applies to each step."""
+        d = json.loads(self._client.simplify(
+            prompt, int(max_requests), float(max_cost), model, aspect_ratio, image_size,
+            _seconds_to_ms(deadline, "deadline")))
+        reqs = d["analysis"]["requirements"]
+        steps = [SimplifyStep(number=s["number"], purpose=s["purpose"], prompt=s["prompt"], works=s["works"],
+                              outcome=s["outcome"], reason=s["reason"], cost_usd=s["cost_usd"],
+                              requirements=list(s["requirements"])) for s in d["steps"]]
+        return SimplifyReport(found=d["found"], minimal_failing=[reqs[i]["text"] for i in d["minimal_failing"]],
+                              minimal_failing_prompt=d["minimal_failing_prompt"],
+                              largest_working_prompt=d["largest_working_prompt"],
+                              rounds_to_find=d["rounds_to_find"], stopped=d["stopped"], cost_usd=d["cost_usd"],
+                              steps=steps, plan=d["plan"], analysis=d["analysis"])
 
     def usage_text(self) -> str:
         """usage() as a table for people (what `nbcore usage` prints)."""

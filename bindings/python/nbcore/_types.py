@@ -252,6 +252,60 @@ class ImageCheck:
 
 
 @dataclass(frozen=True)
+class SimplifyStep:
+    """One step of Client.simplify(): the prompt sent, whether it worked, and what it cost."""
+
+    number: int
+    purpose: str
+    prompt: str
+    works: bool
+    outcome: str               # "OK", "NO_IMAGE", "BLANK_IMAGE", or the failure that stopped the search
+    reason: str
+    cost_usd: float
+    requirements: List[int]    # indices into .analysis.requirements
+
+
+@dataclass(frozen=True)
+class SimplifyReport:
+    """What Client.simplify() found (docs/prompt-analysis.md, "Simplifying a prompt that fails"):
+    every step, the minimal failing set of requirements (with the core subject), the largest prompt
+    seen to work, why it stopped early if it did, and the staged-scene plan as the alternative.
+    str() gives the report for people."""
+
+    found: bool
+    minimal_failing: List[str]         # the requirements' text; [] with found=True: the core alone fails
+    minimal_failing_prompt: str
+    largest_working_prompt: str
+    rounds_to_find: int
+    stopped: str
+    cost_usd: float
+    steps: List[SimplifyStep]
+    plan: Dict[str, Any]               # {"background", "style", "elements": [{"prompt", "box", "z"}]}
+    analysis: Dict[str, Any]
+
+    def __str__(self) -> str:
+        lines = []
+        for s in self.steps:
+            verdict = "works" if s.works else s.outcome
+            lines.append(f"step {s.number} ({s.purpose}): {verdict}, ${s.cost_usd:.4f}\n    {s.prompt}")
+        if self.found:
+            if self.minimal_failing:
+                lines.append("Minimal failing set: " + ", ".join(f'"{t}"' for t in self.minimal_failing) +
+                             f" (found in {self.rounds_to_find} steps)")
+            else:
+                lines.append(f'The core subject alone fails: "{self.minimal_failing_prompt}".')
+        if self.largest_working_prompt:
+            lines.append(f"Largest prompt that works: {self.largest_working_prompt}")
+        if self.stopped:
+            lines.append(f"Stopped: {self.stopped}")
+        lines.append(f"Spent ${self.cost_usd:.4f} in {len(self.steps)} steps.")
+        if self.plan.get("elements"):
+            lines.append(f'Or generate it in stages: background "{self.plan["background"]}", then ' +
+                         ", ".join(f'"{e["prompt"]}"' for e in self.plan["elements"]) + ".")
+        return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
 class PromptReport:
     """What nbcore.analyze_prompt() read in a prompt (docs/prompt-analysis.md): the risk of a blank
     output or a timeout ("low", "medium", "high"), one reason per finding, and the requirements

@@ -24,6 +24,7 @@ EXIT_BASE = 10
 EXIT_OTHER = 1
 EXIT_USAGE = 2
 EXIT_HIGH_RISK = 3   # lint --strict on a high-risk prompt
+EXIT_NOT_FOUND = 4   # simplify ended (budget, another failure) before it found the failing set
 EXIT_INTERRUPTED = 130
 
 
@@ -109,6 +110,8 @@ class EventPrinter:
             line = f"{t} {ev['message']}"
         elif kind in ("quota_warning", "budget_alert"):
             line = f"{t} warning: {ev['message']}"
+        elif kind == "prompt_warning":
+            line = f"{t} warning: {ev['reason']}-risk prompt: {ev['message']}"
         else:
             line = f"{t} done: {ev['outcome']}"
         print(line, file=self.stream, flush=True)
@@ -446,6 +449,24 @@ def cmd_usage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simplify(args: argparse.Namespace) -> int:
+    quiet = args.quiet or args.json
+    client = Client(model=args.model, retry=args.retry, on_event=None if quiet else EventPrinter(),
+                    **_quota_args(args))
+    report = client.simplify(args.prompt, max_requests=args.max_requests, max_cost=args.max_cost,
+                             aspect_ratio=args.aspect, image_size=args.size, deadline=args.deadline)
+    if args.json:
+        print(json.dumps({"found": report.found, "minimal_failing": report.minimal_failing,
+                          "minimal_failing_prompt": report.minimal_failing_prompt,
+                          "largest_working_prompt": report.largest_working_prompt,
+                          "rounds_to_find": report.rounds_to_find, "stopped": report.stopped,
+                          "cost_usd": report.cost_usd, "plan": report.plan,
+                          "steps": [s.__dict__ for s in report.steps]}))
+    else:
+        print(str(report), end="")
+    return 0 if report.found else EXIT_NOT_FOUND
+
+
 def cmd_lint(args: argparse.Namespace) -> int:
     report = analyze_prompt(args.prompt, args.size)
     if args.json:
@@ -754,6 +775,24 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--state", default=DEFAULT_STATE, metavar="PATH", help="state file (default: the default one)")
     u.add_argument("--json", action="store_true")
 
+    sp = sub.add_parser("simplify", help="find which part of a prompt makes it come back blank",
+                        description="After PROMPT came back blank or without an image: keep its core subject, "
+                                    "add the other requirements back and binary-search for the minimal set "
+                                    "that makes it fail, one generation per step, within --max-requests steps "
+                                    "and --max-cost dollars (docs/prompt-analysis.md). Exit 4 when the search "
+                                    "ended before finding it.")
+    sp.add_argument("prompt")
+    sp.add_argument("--max-requests", type=int, default=8, metavar="N", help="steps at most (default 8)")
+    sp.add_argument("--max-cost", type=float, default=1.0, metavar="USD", help="worst-case spend at most (default 1.0)")
+    sp.add_argument("--model", default=os.environ.get("NBCORE_MODEL", DEFAULT_MODEL))
+    sp.add_argument("--aspect", choices=ASPECT_RATIOS)
+    sp.add_argument("--size", choices=IMAGE_SIZES)
+    sp.add_argument("--retry", default="interactive", choices=["interactive", "patient", "none"])
+    sp.add_argument("--deadline", type=float, metavar="SECONDS", help="seconds per step")
+    sp.add_argument("--json", action="store_true")
+    sp.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    add_quota_arguments(sp)
+
     lp = sub.add_parser("lint", help="read a prompt before sending it: its subjects and the risk of a blank output",
                         description="Split PROMPT into its requirements (subjects, setting, text, relations, "
                                     "style, camera, lighting) and judge the risk of a blank output or a "
@@ -816,6 +855,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     as_json = getattr(args, "json", False)
     warnings.showwarning = _show_warning   # "warning: ...", not a source line
     commands = {"generate": cmd_generate, "edit": cmd_edit, "scene": cmd_scene, "check": cmd_check, "usage": cmd_usage, "lint": cmd_lint,
+                "simplify": cmd_simplify,
                 "diagnose": cmd_diagnose, "batch": cmd_batch}
     try:
         return commands[args.command](args)

@@ -87,7 +87,7 @@ struct EventBridge {
             py::dict d;
             static const char* kinds[] = {"",          "attempt_start", "attempt_end",   "retry_scheduled",
                                           "done",      "breaker",       "failover",      "downgrade",
-                                          "quota_wait", "quota_warning", "budget_alert"};
+                                          "quota_wait", "quota_warning", "budget_alert", "prompt_warning"};
             constexpr int kKinds = sizeof kinds / sizeof kinds[0];
             d["kind"] = (ev->kind >= 1 && ev->kind < kKinds) ? kinds[ev->kind] : "unknown";
             d["attempt"] = ev->attempt;
@@ -225,6 +225,7 @@ struct ClientHandle {
         o.state_path = or_null(state_path);
         o.prices_json = or_null(prices);
         o.max_in_flight = static_cast<int32_t>(int_field("max_in_flight"));
+        o.preflight = static_cast<int32_t>(int_field("preflight"));
         o.backend = backend;
         o.project = or_null(project);
         o.location = or_null(location);
@@ -252,6 +253,27 @@ struct ClientHandle {
         {
             py::gil_scoped_release nogil;   // the state file may be busy with another process
             rc = nbc_client_usage(&text, client, format);
+        }
+        check(rc);
+        std::string out(text);
+        nbc_string_free(text);
+        return out;
+    }
+    std::string simplify(const std::string& prompt, int max_requests, double max_cost_usd,
+                         std::optional<std::string> model, std::optional<std::string> aspect_ratio,
+                         std::optional<std::string> image_size, int64_t step_deadline_ms) {
+        nbc_simplify_options so = NBC_SIMPLIFY_OPTIONS_INIT;
+        so.max_requests = max_requests;
+        so.max_cost_usd = max_cost_usd;
+        so.model = or_null(model);
+        so.aspect_ratio = or_null(aspect_ratio);
+        so.image_size = or_null(image_size);
+        so.step_deadline_ms = step_deadline_ms;
+        char* text = nullptr;
+        int rc;
+        {
+            py::gil_scoped_release nogil;   // several generations
+            rc = nbc_simplify(&text, client, prompt.c_str(), &so, NBC_USAGE_JSON);
         }
         check(rc);
         std::string out(text);
@@ -977,6 +999,8 @@ Supports the buffer protocol, so numpy.asarray(p) or memoryview(p) read them wit
              py::arg("retry_budget"), py::arg("quota"), py::arg("backend"), py::arg("project"),
              py::arg("location"))
         .def("usage", &ClientHandle::usage, py::arg("format"))
+        .def("simplify", &ClientHandle::simplify, py::arg("prompt"), py::arg("max_requests"), py::arg("max_cost_usd"),
+             py::arg("model"), py::arg("aspect_ratio"), py::arg("image_size"), py::arg("step_deadline_ms"))
         .def("submit", &submit, py::arg("prompt"), py::arg("model"), py::arg("aspect_ratio"),
              py::arg("image_size"), py::arg("seed"), py::arg("temperature"), py::arg("system_instruction"),
              py::arg("images"), py::arg("safety"), py::arg("deadline_ms"), py::arg("priority"))
