@@ -99,3 +99,19 @@ def test_simplify_command(flaky):
     assert p.returncode == 4
     doc = json.loads(p.stdout)
     assert doc["found"] is False and "request budget" in doc["stopped"] and len(doc["steps"]) == 1
+
+
+def test_generate_stages_a_crowded_prompt_on_request(flaky, tmp_path):
+    out = tmp_path / "scene.png"
+    # Five subjects, none of them blanked by the rules: auto staging runs a background and five elements.
+    p = run_cli(["generate", "a red fox, a wooden cabin, a pine tree, a lantern, a woodpile", "--model", FLASH,
+                 "--stage", "auto", "-o", str(out), "--json"], flaky)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["complete"] and doc["total_stages"] == 6 and out.exists()
+    assert len(flaky.requests()) == 6
+    # A plain prompt is not staged under auto.
+    p = run_cli(["generate", "a lighthouse at dawn", "--model", FLASH, "--stage", "auto",
+                 "-o", str(tmp_path / "plain.png"), "-q"], flaky)
+    assert p.returncode == 0, p.stderr
+    assert len(flaky.requests()) == 7

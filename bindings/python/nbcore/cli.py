@@ -264,6 +264,23 @@ def _run_requests(args: argparse.Namespace, prompt: str, images: List[bytes]) ->
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    if args.stage != "never":
+        subjects = analyze_prompt(args.prompt, args.size).distinct_subjects
+        if args.stage == "always" or subjects > 3:
+            if args.image or args.n != 1:
+                raise InvalidArgumentError(
+                    "--stage plans one picture from the prompt alone: --image and -n do not apply",
+                    advice="Drop --image and -n, or use --stage never.")
+            if not (args.quiet or args.json):
+                why = (f"{subjects} distinct subjects (more than 3)" if args.stage == "auto"
+                       else "--stage always")
+                print(f"staging the prompt ({why}): a background first, then one request per subject",
+                      file=sys.stderr)
+            scene_args = argparse.Namespace(**vars(args))
+            scene_args.background, scene_args.plan, scene_args.element = None, args.prompt, None
+            scene_args.cutout, scene_args.style, scene_args.grow, scene_args.feather = False, None, None, None
+            scene_args.stages = None
+            return cmd_scene(scene_args)
     images: List[bytes] = []
     for path in args.image or []:
         with open(path, "rb") as f:
@@ -727,6 +744,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "FILE-3.png ... for more than one).")
     g.add_argument("prompt")
     _add_request_arguments(g, "input image to draw from or edit (repeatable)")
+    g.add_argument("--stage", choices=("never", "auto", "always"), default="never",
+                   help="generate in stages (a background, then one request per subject, composited): "
+                        "auto does so when the prompt has more than 3 distinct subjects")
 
     e = sub.add_parser("edit", help="edit an image as a prompt says",
                        description="Send IMAGE with PROMPT as an edit request and write the answer to -o FILE. "
