@@ -151,6 +151,10 @@ private:
     SteadyTime sent_at_{};
     milliseconds server_timeout_sent_{0};
     bool capped_by_deadline_ = false;
+    // From the end of a transfer until the plan for what follows: the attempt's own outcome (a
+    // deadline-capped timeout included) is being judged and settled, so the deadline timer must
+    // not end the job with a second, vaguer verdict.
+    bool concluding_attempt_ = false;
     bool holds_slot_ = false;
     bool refreshed_token_ = false;
     bool finished_ = false;

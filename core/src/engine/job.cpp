@@ -307,7 +307,9 @@ void JobState::arm_deadline_on_loop() {
         self->deadline_timer_.reset();
         // A transfer in flight ends by its own timeout (capped by the deadline) and a validation
         // in progress is about to report; only a job that is waiting is stopped here.
-        if (self->finished_ || self->transfer_ || self->progress().stage == JobStage::Validating) return;
+        if (self->finished_ || self->transfer_ || self->concluding_attempt_ ||
+            self->progress().stage == JobStage::Validating)
+            return;
         if (self->timer_) self->core_->loop->cancel_timer(*self->timer_);
         self->timer_.reset();
         self->core_->remove_from_queue_on_loop(self.get());
@@ -644,6 +646,7 @@ void JobState::transmit_on_loop(net::HttpRequest http, std::optional<Diagnosis> 
 
 void JobState::on_transfer_done(const net::TransportResult& tr) {
     transfer_.reset();
+    concluding_attempt_ = true;
     if (holds_slot_) {
         holds_slot_ = false;
         core_->release_slot_on_loop();
@@ -779,6 +782,7 @@ void JobState::after_attempt_on_loop(Diagnosis diag, std::shared_ptr<Validated> 
         retry.reason = diag.reason;
         retry.message = "refreshing the access token after 401";
         emit(retry);
+        concluding_attempt_ = false;
         admit_on_loop();
         return;
     }
@@ -786,6 +790,7 @@ void JobState::after_attempt_on_loop(Diagnosis diag, std::shared_ptr<Validated> 
 }
 
 void JobState::plan_on_loop(Diagnosis diag) {
+    concluding_attempt_ = false;
     auto now = std::chrono::steady_clock::now();
     if (cancel_requested_ && diag.code != Status::CANCELLED) {
         fail_on_loop(local_failure(Status::CANCELLED, "CANCELLED",
