@@ -106,8 +106,11 @@ def test_cancelling_the_awaiting_task_cancels_the_request(client_env):
     assert asyncio.run(main()) < 1.0
 
 
+# Both scripts install Python's own SIGINT handler first: a process started in the background of
+# a non-interactive shell inherits SIGINT ignored, and Python then leaves it ignored.
 CTRL_C_SCRIPT = textwrap.dedent("""
-    import sys, time, nbcore
+    import signal, sys, time, nbcore
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     client = nbcore.Client()
     print("ready", flush=True)
     try:
@@ -144,7 +147,8 @@ def test_ctrl_c_during_generate_cancels_within_half_a_second(monkeypatch):
 
 
 CTRL_C_JOB_SCRIPT = textwrap.dedent("""
-    import time, nbcore
+    import signal, time, nbcore
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     job = nbcore.Client().submit("a slow one")
     print("ready", flush=True)
     try:
