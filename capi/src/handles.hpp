@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "nbcore/client.hpp"
+#include "nbcore/clock.hpp"
 #include "nbcore/nbcore.h"
 
 struct nbc_client {
@@ -20,4 +21,8 @@ struct nbc_result {
 
 struct nbc_job {
     nbcore::JobPtr job;
+};
+
+struct nbc_cancel {
+    nbcore::CancelToken token;
 };

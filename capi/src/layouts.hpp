@@ -26,6 +26,14 @@ constexpr std::size_t kSceneOptionsV1 = offsetof(nbc_scene_options, stage_deadli
 constexpr std::size_t kSceneStageInfoV1 = offsetof(nbc_scene_stage_info, answer_mime) + sizeof(const char*);
 constexpr std::size_t kInpaintOptionsV1 = offsetof(nbc_inpaint_options, deadline_ms) + sizeof(int64_t);
 
+// Later layouts of structs the caller passes in. Fields appended together count only when the
+// caller's struct_size covers the whole group: the previous layout's sizeof may take in tail
+// padding where a new field now lies, and what a caller built against it has there is garbage.
+// nbc_scene_options V2 added cancel, on_stage and stage_payload.
+constexpr std::size_t kSceneOptionsV2 = offsetof(nbc_scene_options, stage_payload) + sizeof(void*);
+// nbc_inpaint_options V2 added cancel.
+constexpr std::size_t kInpaintOptionsV2 = offsetof(nbc_inpaint_options, cancel) + sizeof(nbc_cancel*);
+
 // Writes `full` into the caller's struct, no further than the caller's struct_size, and keeps the
 // caller's struct_size.
 template <class T>

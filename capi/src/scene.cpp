@@ -71,12 +71,37 @@ const nbcore::SceneStage& stage_at(const nbc_scene_result* res, int index) {
     return res->res.stages[static_cast<std::size_t>(index)];
 }
 
+// What nbc_scene_result_stage and the on_stage callback report of a stage; the strings point into
+// `st` and `mime`.
+nbc_scene_stage_info stage_info(const nbcore::SceneStage& st, const std::string& mime) {
+    nbc_scene_stage_info v = NBC_SCENE_STAGE_INFO_INIT;
+    v.index = st.index;
+    v.status = static_cast<int32_t>(st.status);
+    v.attempt_count = static_cast<int32_t>(st.attempts.size());
+    v.kind = st.kind.c_str();
+    v.prompt = st.prompt.c_str();
+    v.image_size = st.image_size.c_str();
+    v.placed_x = st.placed.x;
+    v.placed_y = st.placed.y;
+    v.placed_w = st.placed.w;
+    v.placed_h = st.placed.h;
+    v.width = st.composite ? st.composite->width : 0;
+    v.height = st.composite ? st.composite->height : 0;
+    v.cost_usd = st.cost_usd;
+    v.answer = st.answer ? st.answer->data() : nullptr;
+    v.answer_size = st.answer ? st.answer->size() : 0;
+    v.answer_mime = mime.c_str();
+    return v;
+}
+
+std::string answer_mime(const nbcore::SceneStage& st) {
+    return st.answer ? std::string(nbcore::image::sniff_mime(st.answer->data(), st.answer->size())) : std::string();
+}
+
 std::unique_ptr<nbc_scene_result> wrap(nbcore::SceneResult r) {
     auto out = std::make_unique<nbc_scene_result>();
     out->res = std::move(r);
-    for (const auto& st : out->res.stages)
-        out->answer_mimes.emplace_back(st.answer ? nbcore::image::sniff_mime(st.answer->data(), st.answer->size())
-                                                 : std::string_view());
+    for (const auto& st : out->res.stages) out->answer_mimes.push_back(answer_mime(st));
     return out;
 }
 
@@ -229,6 +254,11 @@ NBC_API(int) nbc_scene_run(nbc_scene_result** out, nbc_client* client, const nbc
         if (opts) {
             nbcapi::check_struct_size(opts, nbcapi::kSceneOptionsV1, sizeof(nbc_scene_options), "nbc_scene_options");
             o = nbcapi::read_in(opts, o);
+            if (opts->struct_size < nbcapi::kSceneOptionsV2) {   // the V2 group counts only whole
+                o.cancel = nullptr;
+                o.on_stage = nullptr;
+                o.stage_payload = nullptr;
+            }
         }
         nbcore::SceneOptions so;
         so.mask = to_mask(o.grow_px, o.feather_px, "nbc_scene_options");
@@ -236,6 +266,22 @@ NBC_API(int) nbc_scene_run(nbc_scene_result** out, nbc_client* client, const nbc
         so.seed = to_seed(o.seed, "nbc_scene_options.seed");
         if (o.stage_deadline_ms < 0) invalid_arg("nbc_scene_options.stage_deadline_ms must be >= 0 (0 = the client's)");
         so.call.deadline = std::chrono::milliseconds(o.stage_deadline_ms);
+        if (o.cancel) so.call.cancel = &o.cancel->token;
+        if (o.on_stage) {
+            const nbc_scene_stage_fn fn = o.on_stage;
+            void* const payload = o.stage_payload;
+            const int total = 1 + static_cast<int>(scene->scene.elements.size());
+            // Never throws: a report that cannot be made (out of memory), or a callback that
+            // throws (a C++ function behind the C pointer), must not cost the run its result.
+            so.on_stage = [fn, payload, total](const nbcore::SceneStage& st) noexcept {
+                try {
+                    const std::string mime = answer_mime(st);
+                    const nbc_scene_stage_info info = stage_info(st, mime);
+                    fn(&info, total, payload);
+                } catch (...) {
+                }
+            };
+        }
         auto r = wrap(nbcore::run_scene(*client->client, scene->scene, so, resume ? &resume->res : nullptr));
         const int failed = r->res.failed_stage;
         nbcore::Diagnosis d;
@@ -269,24 +315,7 @@ NBC_API(int) nbc_scene_result_stage(nbc_scene_stage_info* out, const nbc_scene_r
         require(out, "out");
         nbcapi::check_struct_size(out, nbcapi::kSceneStageInfoV1, sizeof(nbc_scene_stage_info), "nbc_scene_stage_info");
         const nbcore::SceneStage& st = stage_at(res, index);
-        nbc_scene_stage_info v = NBC_SCENE_STAGE_INFO_INIT;
-        v.index = st.index;
-        v.status = static_cast<int32_t>(st.status);
-        v.attempt_count = static_cast<int32_t>(st.attempts.size());
-        v.kind = st.kind.c_str();
-        v.prompt = st.prompt.c_str();
-        v.image_size = st.image_size.c_str();
-        v.placed_x = st.placed.x;
-        v.placed_y = st.placed.y;
-        v.placed_w = st.placed.w;
-        v.placed_h = st.placed.h;
-        v.width = st.composite ? st.composite->width : 0;
-        v.height = st.composite ? st.composite->height : 0;
-        v.cost_usd = st.cost_usd;
-        v.answer = st.answer ? st.answer->data() : nullptr;
-        v.answer_size = st.answer ? st.answer->size() : 0;
-        v.answer_mime = res->answer_mimes[static_cast<std::size_t>(index)].c_str();
-        nbcapi::write_out(out, v);
+        nbcapi::write_out(out, stage_info(st, res->answer_mimes[static_cast<std::size_t>(index)]));
     });
 }
 
@@ -387,6 +416,7 @@ NBC_API(int) nbc_inpaint(nbc_result** out, nbc_client* client, const uint8_t* im
         if (opts) {
             nbcapi::check_struct_size(opts, nbcapi::kInpaintOptionsV1, sizeof(nbc_inpaint_options), "nbc_inpaint_options");
             o = nbcapi::read_in(opts, o);
+            if (opts->struct_size < nbcapi::kInpaintOptionsV2) o.cancel = nullptr;
         }
         nbcore::InpaintOptions io;
         io.model = opt_str(o.model);
@@ -404,6 +434,7 @@ NBC_API(int) nbc_inpaint(nbc_result** out, nbc_client* client, const uint8_t* im
         io.seed = to_seed(o.seed, "nbc_inpaint_options.seed");
         if (o.deadline_ms < 0) invalid_arg("nbc_inpaint_options.deadline_ms must be >= 0 (0 = the client's)");
         io.call.deadline = std::chrono::milliseconds(o.deadline_ms);
+        if (o.cancel) io.call.cancel = &o.cancel->token;
 
         const std::size_t w = static_cast<std::size_t>(width), h = static_cast<std::size_t>(height);
         nbcore::image::Pixels rgba;

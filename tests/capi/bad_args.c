@@ -244,6 +244,16 @@ int main(void) {
     INVALID(nbc_state_usage(&text, "/nonexistent-dir/state.db", 9), "format");
     CHECK(nbc_state_usage(&text, "/nonexistent-dir/none.db", NBC_USAGE_TEXT) != NBC_OK && text == NULL);
     CHECK(nbc_error_advice(NULL)[0] != '\0');
+    /* Cancellation tokens. */
+    {
+        nbc_cancel *t = NULL;
+        INVALID(nbc_cancel_new(NULL), "out");
+        INVALID(nbc_cancel_trigger(NULL), "cancel");
+        CHECK(nbc_cancel_is_triggered(NULL) == 0);
+        nbc_cancel_free(NULL);
+        CHECK(nbc_cancel_new(&t) == NBC_OK && t != NULL && nbc_cancel_is_triggered(t) == 0);
+        nbc_cancel_free(t);
+    }
     /* Scenes and inpainting. */
     {
         nbc_scene *s = NULL;
@@ -354,6 +364,21 @@ int main(void) {
         mk[5] = 0;
         INVALID(nbc_inpaint(&res, c, px, 4, 4, 16, mk, 4, "a cat", NULL), "mask");
         CHECK(res == NULL);
+        /* A raised token hides no argument error; with good arguments it ends the call unsent. */
+        {
+            nbc_cancel *raised = NULL;
+            CHECK(nbc_cancel_new(&raised) == NBC_OK && nbc_cancel_trigger(raised) == NBC_OK);
+            nbc_inpaint_options_init(&io, sizeof io);
+            io.cancel = raised;
+            INVALID(nbc_inpaint(&res, c, px, 4, 4, 16, mk, 4, "a cat", &io), "mask");
+            mk[5] = 255;
+            CHECK(nbc_inpaint(&res, c, px, 4, 4, 16, mk, 4, "a cat", &io) == NBC_E_CANCELLED && res == NULL);
+            nbc_scene_options_init(&so, sizeof so);
+            so.cancel = raised;
+            INVALID(nbc_scene_run(&sr, c, NULL, &so, NULL), "scene");
+            CHECK(sr == NULL);
+            nbc_cancel_free(raised);
+        }
     }
     nbc_client_free(c);
     nbc_request_free(r);

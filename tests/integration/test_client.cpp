@@ -138,6 +138,29 @@ TEST_CASE("cancellation interrupts a slow attempt at once", "[client][cancel]") 
     CHECK(took < 2s);
 }
 
+TEST_CASE("a token raised before the call sends nothing, for generate and for a submitted job", "[client][cancel]") {
+    Fixture f;
+    Client client(f.options());
+    CancelToken token;
+    token.cancel();
+    CallOptions call;
+    call.cancel = &token;
+    // Many times: the job starts on the I/O thread, which must never get to send it first.
+    for (int i = 0; i < 50; ++i) {
+        try {
+            client.generate(prompt("x"), call);
+            FAIL("generate with a raised token succeeded");
+        } catch (const Error& e) {
+            CHECK(e.code() == Status::CANCELLED);
+            CHECK(e.attempts.empty());
+            CHECK(std::string(e.what()).find("before it was sent") != std::string::npos);
+        }
+        JobPtr job = client.submit(prompt("x"), call);
+        CHECK_THROWS_AS(job->get(), Error);
+    }
+    CHECK(f.server.request_count() == 0);
+}
+
 TEST_CASE("cancellation interrupts a retry wait", "[client][cancel]") {
     Fixture f;
     f.script({{"replies", {{{"fault", "rpm_429"}, {"retry_delay", "30s"}}}}});

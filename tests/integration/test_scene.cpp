@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -323,6 +325,58 @@ TEST_CASE("a blocked element keeps the earlier stages and names the failed one; 
         CHECK_THROWS_AS(run_scene(client, fewer, {}, &res), Error);
         CHECK(generation_requests(f.server) == 0);
     }
+}
+
+TEST_CASE("a raised token fails the next stage unsent; the result resumes, and on_stage reports only stages run",
+          "[scene][cancel]") {
+    nbtest::EmulatorFixture f(kKey);
+    Client client(f.client_options());
+    const Scene s = two_element_scene();
+    CancelToken token;
+    std::vector<std::pair<int, Status>> reported;
+    SceneOptions o;
+    o.call.cancel = &token;
+    // Raised from on_stage after the background: the edit stage fails before it is sent.
+    o.on_stage = [&](const SceneStage& st) {
+        reported.emplace_back(st.index, st.status);
+        if (st.index == 0) token.cancel();
+    };
+    SceneResult res = run_scene(client, s, o);
+    CHECK(generation_requests(f.server) == 1);
+    CHECK(res.failed_stage == 1);
+    REQUIRE(res.stages.size() == 2);
+    CHECK(res.stages[0].status == Status::OK);
+    const SceneStage& cancelled = res.stages[1];
+    CHECK(cancelled.status == Status::CANCELLED);
+    REQUIRE(cancelled.error);
+    CHECK(cancelled.error->message == "cancelled before it was sent");
+    CHECK(cancelled.attempts.empty());
+    CHECK_FALSE(cancelled.prompt.empty());
+    CHECK(reported == std::vector<std::pair<int, Status>>{{0, Status::OK}, {1, Status::CANCELLED}});
+
+    f.server.reset();
+    reported.clear();
+    CancelToken fresh;
+    o.call.cancel = &fresh;
+    SceneResult again = run_scene(client, s, o, &res);
+    CHECK(again.complete());
+    CHECK(generation_requests(f.server) == 2);
+    CHECK(reported == std::vector<std::pair<int, Status>>{{1, Status::OK}, {2, Status::OK}});
+
+    // An inpaint with a raised token: refused before the crop is sent.
+    f.server.reset();
+    image::Pixels px = gradient(64, 48);
+    image::Pixels m = zero_mask(64, 48);
+    fill(m, {8, 8, 16, 16}, 255);
+    InpaintOptions io;
+    io.call.cancel = &token;
+    try {
+        inpaint(client, px, m, "a dot", io);
+        FAIL("inpaint with a raised token succeeded");
+    } catch (const Error& e) {
+        CHECK(e.code() == Status::CANCELLED);
+    }
+    CHECK(generation_requests(f.server) == 0);
 }
 
 TEST_CASE("scene_from_prompt plans a background and one element per subject", "[scene][plan]") {

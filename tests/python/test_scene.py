@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
 import numpy
 import pytest
 
 import nbcore
+from conftest import KEY, start_emulator, stop_emulator
 
 FLASH = "gemini-2.5-flash-image"
 
@@ -136,3 +144,85 @@ def test_inpaint_argument_errors(client_env):
     out = r.image.to_numpy(4)
     changed = (out != img).any(axis=2)
     assert not changed[~m].any()   # grow 0, feather 0: exactly the selection
+
+
+def test_an_inpaint_failure_raises_with_the_attempts_and_advice(client_env):
+    # The call runs on a helper thread; its error (kept per thread in C) must arrive whole.
+    client_env.script(["image_safety"])
+    img = _picture()
+    m = numpy.zeros(img.shape[:2], dtype=numpy.uint8)
+    m[10:40, 10:40] = 255
+    with pytest.raises(nbcore.BlockedPolicyError) as info:
+        _client().inpaint(img, m, "a dot")
+    e = info.value
+    assert e.reason == "IMAGE_SAFETY" and e.advice and len(e.attempts) == 1
+    assert e.attempts[0].http_status == 200
+
+
+@pytest.mark.parametrize("call", ["scene", "inpaint"])
+def test_an_exception_from_on_event_cancels_the_call_midway(client_env, call):
+    client_env.script([{"pass": True, "delay_ms": 5000}])
+
+    def on_event(ev):
+        if ev["kind"] == "attempt_start":
+            raise LookupError("stop here")
+
+    client = nbcore.Client(model=FLASH, on_event=on_event)
+    img = _picture()
+    m = numpy.zeros(img.shape[:2], dtype=numpy.uint8)
+    m[10:40, 10:40] = 255
+    t0 = time.monotonic()
+    with pytest.raises(LookupError, match="stop here"):
+        if call == "scene":
+            client.scene("a quiet meadow", ELEMENTS)
+        else:
+            client.inpaint(img, m, "a dot")
+    assert time.monotonic() - t0 < 2.0, "the held-back reply (5 s) was waited for"
+
+
+# The child installs Python's own SIGINT handler first: a process started in the background of a
+# non-interactive shell inherits SIGINT ignored, and Python then leaves it ignored.
+CTRL_C_SCENE_SCRIPT = textwrap.dedent("""
+    import signal, sys, numpy, nbcore
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    client = nbcore.Client(model="gemini-2.5-flash-image")
+    img = numpy.zeros((96, 128, 4), numpy.uint8)
+    img[..., 3] = 255
+    mask = numpy.zeros((96, 128), numpy.uint8)
+    mask[20:60, 30:90] = 255
+    print("ready", flush=True)
+    try:
+        if sys.argv[1] == "scene":
+            client.scene("a quiet meadow", [{"prompt": "a red barn", "box": (0.1, 0.4, 0.35, 0.4)}])
+        else:
+            client.inpaint(img, mask, "a yellow flower")
+        print("finished", flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+""")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("call", ["scene", "inpaint"])
+def test_ctrl_c_during_scene_or_inpaint_cancels_within_half_a_second(call):
+    # An emulator of its own whose every answer takes 20 s.
+    slow = start_emulator("--latency-ms", "20000")
+    env = dict(os.environ)
+    env.pop("GOOGLE_API_KEY", None)
+    env.update(GEMINI_API_KEY=KEY, GOOGLE_GEMINI_BASE_URL=slow.url)
+    proc = subprocess.Popen([sys.executable, "-c", CTRL_C_SCENE_SCRIPT, call], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(1.0)  # the (first) request is now waiting on the server
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out = proc.stdout.readline().strip()
+        elapsed = time.monotonic() - t0
+        assert out == "interrupted", proc.stderr.read()
+        assert elapsed < 0.5   # the C call has ended too: it is joined before the exception is raised
+        assert proc.wait(timeout=5) == 0
+        assert len(slow.requests()) == 1
+    finally:
+        proc.kill()
+        stop_emulator(slow)

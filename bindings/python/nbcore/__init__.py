@@ -448,8 +448,9 @@ class Client:
 
         A failed stage does NOT raise: the result's failed_stage names it, stages[-1].error (an
         NbcoreError) says why, and the earlier stages are kept. Argument errors raise
-        InvalidArgumentError before anything is sent. Blocks with the GIL released; Ctrl-C is
-        handled when the current stage's request ends (scenes cannot be cancelled midway).
+        InvalidArgumentError before anything is sent. Blocks with the GIL released; Ctrl-C
+        cancels the stage under way (its request is aborted) and raises KeyboardInterrupt within a
+        fraction of a second.
         """
         if (plan is None) == (background is None):
             raise InvalidArgumentError(  # noqa: F405
@@ -512,7 +513,8 @@ class Client:
 
         Returns a Result whose one image is the whole edited picture (PNG): every pixel the
         grown, feathered mask does not reach is bit-identical to the input. Raises as generate()
-        does; an empty mask raises InvalidArgumentError. Blocks with the GIL released.
+        does; an empty mask raises InvalidArgumentError. Blocks with the GIL released; Ctrl-C
+        cancels the request and raises KeyboardInterrupt within a fraction of a second.
         """
         rgba, width, height = _rgba_of(image, "image")
         grey, mw, mh = _mask_of(mask)

@@ -5,8 +5,11 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <optional>
 #include <string>
@@ -35,28 +38,96 @@ py::dict attempt_dict(const nbc_attempt& a) {
     return d;
 }
 
-py::dict error_dict(const nbc_error* e);
+// What an nbc_error says, copied out of it: nbc_error_last() is per thread, so a call made on a
+// helper thread has its failure copied there and turned into an exception on the caller's thread.
+// Copying needs neither Python nor the GIL.
+struct AttemptCopy {
+    nbc_attempt a = NBC_ATTEMPT_INIT;
+    std::string route, reason, image_size;   // what a's strings point to once copied
+};
 
-// Everything nbc_error_last() knows, as a dict for nbcore._errors.error_from_info().
-py::dict last_error_info() {
-    const nbc_error* e = nbc_error_last();
-    py::dict d = error_dict(e);
-    d["route"] = nbc_error_route(e);
-    py::list attempts;
+struct ErrorCopy {
+    int code = NBC_OK;
+    std::string message, advice, api_status, reason, route;
+    int http_status = 0;
+    int64_t retry_after_ms = -1;
+    int dimension = NBC_DIM_NONE;
+    int safety_layer = 0;
+    bool retryable = false;
+    std::vector<AttemptCopy> attempts;
+};
+
+ErrorCopy copy_error(const nbc_error* e) {
+    ErrorCopy c;
+    c.code = nbc_error_code(e);
+    c.message = nbc_error_message(e);
+    c.advice = nbc_error_advice(e);
+    c.api_status = nbc_error_api_status(e);
+    c.reason = nbc_error_reason(e);
+    c.route = nbc_error_route(e);
+    c.http_status = nbc_error_http_status(e);
+    c.retry_after_ms = nbc_error_retry_after_ms(e);
+    c.dimension = nbc_error_dimension(e);
+    c.safety_layer = nbc_error_safety_layer(e);
+    c.retryable = nbc_error_retryable(e) != 0;
     for (int i = 0, n = nbc_error_attempt_count(e); i < n; ++i) {
-        nbc_attempt a = NBC_ATTEMPT_INIT;
-        if (nbc_error_attempt(&a, e, i) == NBC_OK) attempts.append(attempt_dict(a));
+        AttemptCopy a;
+        if (nbc_error_attempt(&a.a, e, i) != NBC_OK) continue;
+        a.route = a.a.route ? a.a.route : "";
+        a.reason = a.a.reason ? a.a.reason : "";
+        a.image_size = a.a.image_size ? a.a.image_size : "";
+        c.attempts.push_back(std::move(a));
+    }
+    return c;
+}
+
+// The error's own fields (what nbc_diagnose answers).
+py::dict error_fields(const ErrorCopy& c) {
+    py::dict d;
+    d["code"] = c.code;
+    d["name"] = nbc_status_name(c.code);
+    d["message"] = c.message;
+    d["advice"] = c.advice;
+    d["http_status"] = c.http_status;
+    d["api_status"] = c.api_status;
+    d["reason"] = c.reason;
+    d["retry_after_ms"] = c.retry_after_ms >= 0 ? py::object(py::int_(c.retry_after_ms)) : py::none();
+    d["dimension"] = c.dimension;
+    d["safety_layer"] = c.safety_layer;
+    d["retryable"] = c.retryable;
+    return d;
+}
+
+// Everything the error knows, route and attempts too, as a dict for
+// nbcore._errors.error_from_info().
+py::dict error_info(const ErrorCopy& c) {
+    py::dict d = error_fields(c);
+    d["route"] = c.route;
+    py::list attempts;
+    for (const AttemptCopy& copy : c.attempts) {
+        nbc_attempt a = copy.a;
+        a.route = copy.route.c_str();
+        a.reason = copy.reason.c_str();
+        a.image_size = copy.image_size.c_str();
+        attempts.append(attempt_dict(a));
     }
     d["attempts"] = attempts;
     return d;
 }
 
-[[noreturn]] void raise_last_error() {
-    py::dict info = last_error_info();
+py::dict error_dict(const nbc_error* e) { return error_fields(copy_error(e)); }
+
+// Everything nbc_error_last() knows.
+py::dict last_error_info() { return error_info(copy_error(nbc_error_last())); }
+
+[[noreturn]] void raise_error(const ErrorCopy& c) {
+    py::dict info = error_info(c);
     py::object exc = py::module_::import("nbcore._errors").attr("error_from_info")(info);
     PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
     throw py::error_already_set();
 }
+
+[[noreturn]] void raise_last_error() { raise_error(copy_error(nbc_error_last())); }
 
 void check(int rc) {
     if (rc != NBC_OK) raise_last_error();
@@ -71,13 +142,14 @@ struct EventBridge {
     py::object callback;
     std::map<std::thread::id, py::error_already_set> pending;
 
-    std::optional<py::error_already_set> take_pending() {
-        auto it = pending.find(std::this_thread::get_id());
+    std::optional<py::error_already_set> take_pending(std::thread::id thread = std::this_thread::get_id()) {
+        auto it = pending.find(thread);
         if (it == pending.end()) return std::nullopt;
         py::error_already_set e = std::move(it->second);
         pending.erase(it);
         return e;
     }
+    bool has_pending(std::thread::id thread) const { return pending.count(thread) != 0; }
 
     static void trampoline(const nbc_event* ev, void* payload) {
         auto* self = static_cast<EventBridge*>(payload);
@@ -511,23 +583,6 @@ std::unique_ptr<JobHandle> submit(std::shared_ptr<ClientHandle> client, const st
     return h;
 }
 
-py::dict error_dict(const nbc_error* e) {
-    py::dict d;
-    d["code"] = nbc_error_code(e);
-    d["name"] = nbc_status_name(nbc_error_code(e));
-    d["message"] = nbc_error_message(e);
-    d["advice"] = nbc_error_advice(e);
-    d["http_status"] = nbc_error_http_status(e);
-    d["api_status"] = nbc_error_api_status(e);
-    d["reason"] = nbc_error_reason(e);
-    int64_t ra = nbc_error_retry_after_ms(e);
-    d["retry_after_ms"] = ra >= 0 ? py::object(py::int_(ra)) : py::none();
-    d["dimension"] = nbc_error_dimension(e);
-    d["safety_layer"] = nbc_error_safety_layer(e);
-    d["retryable"] = nbc_error_retryable(e) != 0;
-    return d;
-}
-
 py::dict diagnose(int status, py::bytes body, std::optional<std::string> headers) {
     std::string_view v = body;
     nbc_error* e = nullptr;
@@ -563,6 +618,101 @@ py::dict check_image(py::bytes data) {
 }
 
 // ---- scenes and inpainting: a thin shell over the nbc_scene_* / nbc_inpaint section -------------
+
+// An nbc_cancel owned for one call.
+struct CancelToken {
+    nbc_cancel* token = nullptr;
+    CancelToken() { check(nbc_cancel_new(&token)); }
+    ~CancelToken() { nbc_cancel_free(token); }
+    CancelToken(const CancelToken&) = delete;
+    CancelToken& operator=(const CancelToken&) = delete;
+};
+
+// How a blocking call made on a helper thread ended: its status, the copy of that thread's last
+// error when it failed, and the helper's id (its events' exceptions are kept under it).
+struct HelperOutcome {
+    int rc = NBC_E_INTERNAL;
+    ErrorCopy error;
+    std::thread::id thread;
+};
+
+// Runs `call` (a blocking nbc_* call given `token`) on a helper thread while this thread, holding
+// the GIL, looks every 50 ms for a signal: Ctrl-C raises the token, so the call ends within a
+// fraction of a second, and then KeyboardInterrupt (whatever the signal handler raised) is raised
+// here. An exception from the client's on_event (delivered on the helper thread) raises the token
+// too, and is raised here once the call has ended. `discard` releases what the call produced when
+// one of those exceptions is raised instead of returning it.
+template <class Call, class Discard>
+HelperOutcome run_cancellable(ClientHandle& client, nbc_cancel* token, Call call, Discard discard) {
+    struct Shared {
+        std::mutex mu;
+        std::condition_variable cv;
+        bool done = false;
+    } shared;
+    HelperOutcome out;
+    std::thread helper;
+    {
+        py::gil_scoped_release nogil;
+        helper = std::thread([&] {
+            int rc = call();
+            ErrorCopy error;
+            if (rc != NBC_OK) {
+                try {
+                    error = copy_error(nbc_error_last());
+                } catch (...) {   // out of memory: the code alone is still right
+                    error.code = rc;
+                }
+            }
+            std::lock_guard<std::mutex> lock(shared.mu);
+            out.rc = rc;
+            out.error = std::move(error);
+            shared.done = true;
+            shared.cv.notify_all();
+        });
+    }
+    out.thread = helper.get_id();
+    // Whatever happens below, the helper is joined before `shared` and `out` go: with the GIL
+    // released, since it may be delivering an event.
+    struct Joiner {
+        std::thread& t;
+        nbc_cancel* token;
+        ~Joiner() {
+            if (!t.joinable()) return;
+            nbc_cancel_trigger(token);
+            py::gil_scoped_release nogil;
+            t.join();
+        }
+    } joiner{helper, token};
+
+    std::optional<py::error_already_set> interrupted;
+    for (;;) {
+        bool done;
+        {
+            py::gil_scoped_release nogil;
+            std::unique_lock<std::mutex> lock(shared.mu);
+            done = shared.cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return shared.done; });
+        }
+        if (done) break;
+        if (interrupted) continue;
+        if (PyErr_CheckSignals() != 0) {
+            interrupted.emplace();   // takes the handler's exception (KeyboardInterrupt)
+            nbc_cancel_trigger(token);
+        } else if (client.events && client.events->has_pending(out.thread)) {
+            nbc_cancel_trigger(token);
+        }
+    }
+    {
+        py::gil_scoped_release nogil;
+        helper.join();
+    }
+    std::optional<py::error_already_set> from_event;
+    if (client.events) from_event = client.events->take_pending(out.thread);
+    if (interrupted || from_event) {
+        discard();
+        throw std::move(interrupted ? *interrupted : *from_event);
+    }
+    return out;
+}
 
 // Owns one nbc_scene_result for as long as any Python SceneResult (or a resume) refers to it, so
 // composites can be read on request.
@@ -605,17 +755,7 @@ struct SceneResultHandle {
     }
 };
 
-py::dict error_object_info(nbc_error* e) {
-    py::dict d = error_dict(e);
-    d["route"] = nbc_error_route(e);
-    py::list attempts;
-    for (int i = 0, n = nbc_error_attempt_count(e); i < n; ++i) {
-        nbc_attempt a = NBC_ATTEMPT_INIT;
-        if (nbc_error_attempt(&a, e, i) == NBC_OK) attempts.append(attempt_dict(a));
-    }
-    d["attempts"] = attempts;
-    return d;
-}
+py::dict error_object_info(nbc_error* e) { return error_info(copy_error(e)); }
 
 py::dict scene_result_dict(nbc_scene_result* res) {
     auto handle = std::make_shared<SceneResultHandle>(res);
@@ -684,24 +824,23 @@ py::dict run_scene(std::shared_ptr<ClientHandle> client, std::optional<std::stri
     check(nbc_scene_set_model(scene.get(), or_null(model)));
     for (const auto& [prompt, x, y, w, h, z, mode] : elements)
         check(nbc_scene_add_element(scene.get(), prompt.c_str(), x, y, w, h, z, mode));
+    CancelToken cancel;
     nbc_scene_options o = NBC_SCENE_OPTIONS_INIT;
     o.grow_px = grow;
     o.feather_px = feather;
     o.colour_match = colour_match;
     o.seed = seed ? *seed : -1;
     o.stage_deadline_ms = stage_deadline_ms;
+    o.cancel = cancel.token;
     nbc_scene_result* res = nullptr;
-    int rc;
-    {
-        py::gil_scoped_release nogil;
-        rc = nbc_scene_run(&res, client->client, scene.get(), &o, resume ? resume->res : nullptr);
-    }
-    if (client->events)
-        if (auto e = client->events->take_pending()) {
+    nbc_scene_result* from = resume ? resume->res : nullptr;
+    HelperOutcome done = run_cancellable(
+        *client, cancel.token, [&] { return nbc_scene_run(&res, client->client, scene.get(), &o, from); },
+        [&] {
             nbc_scene_result_free(res);
-            throw std::move(*e);
-        }
-    if (!res) raise_last_error();   // an argument error: nothing was sent
+            res = nullptr;
+        });
+    if (!res) raise_error(done.error);   // an argument error: nothing was sent
     return scene_result_dict(res);
 }
 
@@ -725,20 +864,21 @@ py::dict inpaint(std::shared_ptr<ClientHandle> client, py::bytes rgba, int32_t w
     o.context_px = context_px;
     o.seed = seed ? *seed : -1;
     o.deadline_ms = deadline_ms;
+    CancelToken cancel;
+    o.cancel = cancel.token;
     nbc_result* res = nullptr;
-    int rc;
-    {
-        py::gil_scoped_release nogil;
-        rc = nbc_inpaint(&res, client->client, reinterpret_cast<const uint8_t*>(px.data()), width, height,
-                         static_cast<std::size_t>(width) * 4, reinterpret_cast<const uint8_t*>(mk.data()),
-                         static_cast<std::size_t>(width), prompt.c_str(), &o);
-    }
-    if (client->events)
-        if (auto e = client->events->take_pending()) {
+    HelperOutcome done = run_cancellable(
+        *client, cancel.token,
+        [&] {
+            return nbc_inpaint(&res, client->client, reinterpret_cast<const uint8_t*>(px.data()), width, height,
+                               static_cast<std::size_t>(width) * 4, reinterpret_cast<const uint8_t*>(mk.data()),
+                               static_cast<std::size_t>(width), prompt.c_str(), &o);
+        },
+        [&] {
             nbc_result_free(res);
-            throw std::move(*e);
-        }
-    if (rc != NBC_OK) raise_last_error();
+            res = nullptr;
+        });
+    if (done.rc != NBC_OK) raise_error(done.error);
     return result_dict(res);
 }
 

@@ -511,6 +511,18 @@ NBC_API(int) nbc_simplify_options_init(nbc_simplify_options *opts, size_t struct
 NBC_API(int) nbc_simplify(char **out, nbc_client *client, const char *prompt, const nbc_simplify_options *opts,
                           int format);
 
+/* ---- cancellation ------------------------------------------------------------------------ */
+
+/* A cancellation flag any thread may raise; the call it is passed to ends soon after with
+ * NBC_E_CANCELLED (a scene keeps its finished stages, as on any stage failure). A token raised
+ * before the call starts ends it at once, before anything is sent. It stays raised: use a new one
+ * for the next call. One token may serve several calls, in turn or at once. */
+typedef struct nbc_cancel nbc_cancel;
+NBC_API(int) nbc_cancel_new(nbc_cancel **out);
+NBC_API(int) nbc_cancel_trigger(nbc_cancel *cancel);            /* thread-safe, idempotent; NBC_E_INVALID_ARG for NULL */
+NBC_API(int) nbc_cancel_is_triggered(const nbc_cancel *cancel); /* 1 or 0; 0 for NULL */
+NBC_API(void) nbc_cancel_free(nbc_cancel *cancel);              /* NULL is fine; not while a call uses it */
+
 /* ================================================================================================
  * Staged scenes and mask-exact inpainting (docs/scenes-and-inpainting.md). Gemini takes no mask
  * and draws crowded scenes poorly in one go, so nbcore owns the geometry: nbc_inpaint sends a
@@ -564,29 +576,6 @@ typedef struct nbc_scene_element_info {
 #define NBC_SCENE_ELEMENT_INFO_INIT { sizeof(nbc_scene_element_info), 0, 0, NULL, 0.0, 0.0, 0.0, 0.0 }
 NBC_API(int) nbc_scene_element(nbc_scene_element_info *out, const nbc_scene *scene, int index);
 
-typedef struct nbc_scene_options {
-    uint32_t struct_size;
-    int32_t grow_px;             /* edit stages: grow of the box mask; -1: 4 */
-    int32_t feather_px;          /* -1: auto (10 % of the box diagonal, at least 8) */
-    int32_t colour_match;        /* edit stages: -1 default (on), 0 off, 1 on */
-    int64_t seed;                /* -1: none; else the int32 range */
-    int64_t stage_deadline_ms;   /* per stage; 0: the client's */
-} nbc_scene_options;
-#define NBC_SCENE_OPTIONS_INIT { sizeof(nbc_scene_options), -1, -1, -1, -1, 0 }
-NBC_API(int) nbc_scene_options_init(nbc_scene_options *opts, size_t struct_size);
-
-/* Runs every stage not already done in `resume` (a previous result of the same scene; NULL: all)
- * and blocks until the last one ends. opts may be NULL. On NBC_OK *out is the complete result. On
- * a stage failure *out is STILL set, to the partial result (earlier stages kept, the failed stage
- * last), and the return is the failed stage's code with nbc_error_last() describing it. Argument
- * errors (a bad scene, a `resume` of another scene) send nothing and leave *out NULL. */
-NBC_API(int) nbc_scene_run(nbc_scene_result **out, nbc_client *client, const nbc_scene *scene,
-                           const nbc_scene_options *opts, const nbc_scene_result *resume);
-NBC_API(int) nbc_scene_result_stage_count(const nbc_scene_result *res);   /* stages run, a failed one included */
-NBC_API(int) nbc_scene_result_total_stages(const nbc_scene_result *res);  /* 1 + the scene's elements */
-NBC_API(int) nbc_scene_result_failed_stage(const nbc_scene_result *res);  /* -1 when none failed */
-NBC_API(double) nbc_scene_result_cost_usd(const nbc_scene_result *res);   /* the stages' sum */
-
 typedef struct nbc_scene_stage_info {
     uint32_t struct_size;
     int32_t index;               /* 0 background, then one per element in z order */
@@ -603,6 +592,40 @@ typedef struct nbc_scene_stage_info {
     const char *answer_mime;     /* "" when no answer */
 } nbc_scene_stage_info;
 #define NBC_SCENE_STAGE_INFO_INIT { sizeof(nbc_scene_stage_info), 0, 0, 0, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0.0, NULL, 0, NULL }
+
+/* Called after each stage of nbc_scene_run ends (good or failed), on the thread that called
+ * nbc_scene_run; the info's strings are valid during the call only. Stages reused from `resume`
+ * are not reported. total_stages is 1 + the scene's elements. */
+typedef void (*nbc_scene_stage_fn)(const nbc_scene_stage_info *stage, int total_stages, void *payload);
+
+typedef struct nbc_scene_options {
+    uint32_t struct_size;
+    int32_t grow_px;             /* edit stages: grow of the box mask; -1: 4 */
+    int32_t feather_px;          /* -1: auto (10 % of the box diagonal, at least 8) */
+    int32_t colour_match;        /* edit stages: -1 default (on), 0 off, 1 on */
+    int64_t seed;                /* -1: none; else the int32 range */
+    int64_t stage_deadline_ms;   /* per stage; 0: the client's */
+    nbc_cancel *cancel;          /* NULL: the run cannot be cancelled */
+    nbc_scene_stage_fn on_stage; /* NULL: no per-stage report */
+    void *stage_payload;         /* passed to on_stage untouched */
+} nbc_scene_options;
+#define NBC_SCENE_OPTIONS_INIT { sizeof(nbc_scene_options), -1, -1, -1, -1, 0, NULL, NULL, NULL }
+NBC_API(int) nbc_scene_options_init(nbc_scene_options *opts, size_t struct_size);
+
+/* Runs every stage not already done in `resume` (a previous result of the same scene; NULL: all)
+ * and blocks until the last one ends. opts may be NULL. On NBC_OK *out is the complete result. On
+ * a stage failure *out is STILL set, to the partial result (earlier stages kept, the failed stage
+ * last), and the return is the failed stage's code with nbc_error_last() describing it. A raised
+ * opts->cancel is such a failure: the stage under way (or the next one) ends NBC_E_CANCELLED, and
+ * the result resumes like any other. Argument errors (a bad scene, a `resume` of another scene)
+ * send nothing and leave *out NULL. */
+NBC_API(int) nbc_scene_run(nbc_scene_result **out, nbc_client *client, const nbc_scene *scene,
+                           const nbc_scene_options *opts, const nbc_scene_result *resume);
+NBC_API(int) nbc_scene_result_stage_count(const nbc_scene_result *res);   /* stages run, a failed one included */
+NBC_API(int) nbc_scene_result_total_stages(const nbc_scene_result *res);  /* 1 + the scene's elements */
+NBC_API(int) nbc_scene_result_failed_stage(const nbc_scene_result *res);  /* -1 when none failed */
+NBC_API(double) nbc_scene_result_cost_usd(const nbc_scene_result *res);   /* the stages' sum */
+
 NBC_API(int) nbc_scene_result_stage(nbc_scene_stage_info *out, const nbc_scene_result *res, int index);
 NBC_API(int) nbc_scene_result_stage_attempt(nbc_attempt *out, const nbc_scene_result *res, int stage, int index);
 /* A new error object (release with nbc_error_free) describing stage `stage`: its code, message,
@@ -625,8 +648,9 @@ typedef struct nbc_inpaint_options {
     const char *image_size;      /* NULL: the smallest covering the crop (Pro); none on Flash */
     int64_t seed;                /* -1: none */
     int64_t deadline_ms;         /* 0: the client's */
+    nbc_cancel *cancel;          /* NULL: the call cannot be cancelled */
 } nbc_inpaint_options;
-#define NBC_INPAINT_OPTIONS_INIT { sizeof(nbc_inpaint_options), -1, -1, -1, 0, NULL, NULL, -1, 0 }
+#define NBC_INPAINT_OPTIONS_INIT { sizeof(nbc_inpaint_options), -1, -1, -1, 0, NULL, NULL, -1, 0, NULL }
 NBC_API(int) nbc_inpaint_options_init(nbc_inpaint_options *opts, size_t struct_size);
 
 /* Changes the part of `image` selected by `mask` as `prompt` says, in one request.
@@ -635,7 +659,8 @@ NBC_API(int) nbc_inpaint_options_init(nbc_inpaint_options *opts, size_t struct_s
  * *out: a result whose one image is the whole edited picture (PNG, width x height;
  * nbc_result_image_rgba works), with the model's attempts, usage and cost. Pixels where the
  * blend alpha is 0 (outside the crop, or farther than grow + feather from the mask) are
- * bit-identical to the input. An empty mask is NBC_E_INVALID_ARG. */
+ * bit-identical to the input. An empty mask is NBC_E_INVALID_ARG. A raised opts->cancel ends the
+ * call with NBC_E_CANCELLED. */
 NBC_API(int) nbc_inpaint(nbc_result **out, nbc_client *client, const uint8_t *image, int32_t width,
                          int32_t height, size_t stride, const uint8_t *mask, size_t mask_stride,
                          const char *prompt, const nbc_inpaint_options *opts);

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "compose/scene_internal.hpp"
+#include "nbcore/clock.hpp"
 #include "nbcore/models.hpp"
 #include "nbcore/scene.hpp"
 
@@ -62,6 +63,16 @@ image::Pixels answer_pixels(const Client& client, const Result& res) {
         throw Error(check.code == Status::OK ? Status::BAD_RESPONSE : check.code,
                     "the answer's image does not decode: " + check.reason, "Retry the request.");
     return rgba_of(px);
+}
+
+void throw_if_cancelled(const CallOptions& call) {
+    if (!call.cancel || !call.cancel->cancelled()) return;
+    Diagnosis d;
+    d.code = Status::CANCELLED;
+    d.reason = "CANCELLED";
+    d.message = "cancelled before it was sent";
+    d.advice = "Nothing to do: the caller cancelled the request.";
+    throw Error(std::move(d));
 }
 
 }  // namespace detail
@@ -122,6 +133,7 @@ InpaintResult inpaint(Client& client, const image::Pixels& rgba, const image::Pi
     if (out.mask_box.empty())
         bad_arg("inpaint: the mask selects nothing (every pixel is 0)",
                 "Paint the region to change in the mask (nonzero, 255 = fully changed) and try again.");
+    detail::throw_if_cancelled(options.call);
 
     // The crop the model sees: the mask box with context, never cutting the feathered edge.
     compose::CropOptions crop_opt = options.crop;

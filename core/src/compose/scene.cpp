@@ -272,15 +272,20 @@ SceneResult run_scene(Client& client, const Scene& scene, const SceneOptions& op
         st.kind = std::string(plan[i].kind);
         const image::Pixels* canvas = out.image.get();
         try {
+            // The prompt is set before the cancellation check, so that a stage cancelled before
+            // it was sent still resumes as a stage of this scene.
             if (!plan[i].element) {
                 st.prompt = background_prompt(scene);
+                detail::throw_if_cancelled(options.call);
                 run_background(client, scene, model, options, st);
             } else if (plan[i].element->mode == ElementMode::Edit) {
                 st.prompt = edit_prompt(*plan[i].element, scene);
+                detail::throw_if_cancelled(options.call);
                 run_edit(client, *plan[i].element, scene.style, model, *canvas, options, st);
             } else {
                 const compose::Rgb key = cutout_key(*canvas, options);
                 st.prompt = cutout_prompt(*plan[i].element, scene, key);
+                detail::throw_if_cancelled(options.call);
                 run_cutout(client, *plan[i].element, model, *canvas, key, options, st);
             }
         } catch (const Error& e) {

@@ -17,5 +17,8 @@ image::Pixels rgb_of(const image::Pixels& px);    // a copy as RGB8 (alpha dropp
 // The first image of an answer as RGBA8 (decoded again only when the client keeps no pixels).
 // Throws Error NO_IMAGE / BAD_RESPONSE.
 image::Pixels answer_pixels(const Client& client, const Result& res);
+// Throws Error CANCELLED ("cancelled before it was sent") when call.cancel has been raised, so a
+// cancelled scene or inpaint sends nothing more and does no more work.
+void throw_if_cancelled(const CallOptions& call);
 
 }  // namespace nbcore::detail

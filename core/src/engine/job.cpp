@@ -155,6 +155,9 @@ JobState::JobState(std::shared_ptr<ClientCore> core, Request req, std::string mo
       started_(std::chrono::steady_clock::now()) {
     total_budget_ = call_.deadline.count() > 0 ? call_.deadline : core_->opt.deadline;
     if (total_budget_.count() > 0) deadline_ = started_ + total_budget_;
+    // A token raised before the call: begin_on_loop fails the job unsent. Setting the flag here,
+    // not through the token's callback, closes the window in which the loop could send first.
+    if (call_.cancel && call_.cancel->cancelled()) cancel_requested_ = true;
     body_ = api::encode_request(req_);   // on the caller's thread: input images can be large
     last_secret_ = core_->opt.api_key;
     progress_.text = "queued";
