@@ -17,6 +17,11 @@ struct nbc_request {
 
 struct nbc_result {
     nbcore::Result res;
+    // nbc_inpaint's results only: the patch as a layer (nbc_result_inpaint_layer), placed at
+    // layer_x, layer_y in the image; empty for every other result.
+    nbcore::image::Pixels inpaint_layer;
+    int32_t layer_x = 0;
+    int32_t layer_y = 0;
 };
 
 struct nbc_job {

@@ -432,6 +432,7 @@ NBC_API(int) nbc_inpaint(nbc_result** out, nbc_client* client, const uint8_t* im
             io.crop.context_px = o.context_px;
         }
         io.seed = to_seed(o.seed, "nbc_inpaint_options.seed");
+        io.blend.keep_layer = true;   // for nbc_result_inpaint_layer
         if (o.deadline_ms < 0) invalid_arg("nbc_inpaint_options.deadline_ms must be >= 0 (0 = the client's)");
         io.call.deadline = std::chrono::milliseconds(o.deadline_ms);
         if (o.cancel) io.call.cancel = &o.cancel->token;
@@ -465,7 +466,34 @@ NBC_API(int) nbc_inpaint(nbc_result** out, nbc_client* client, const uint8_t* im
         im.stats = nbcore::image::compute_stats(*ir.image);
         r->res.images.clear();
         r->res.images.push_back(std::move(im));
+        r->inpaint_layer = std::move(ir.blend.layer);
+        r->layer_x = ir.blend.changed.x;
+        r->layer_y = ir.blend.changed.y;
         *out = r.release();
+    });
+}
+
+NBC_API(int) nbc_result_inpaint_layer(const nbc_result* res, uint8_t* buf, size_t buf_len, int32_t* x, int32_t* y,
+                                      int32_t* width, int32_t* height) {
+    return guard([&] {
+        require(res, "res");
+        const nbcore::image::Pixels& layer = res->inpaint_layer;
+        if (layer.data.empty())
+            invalid_arg("this result did not come from nbc_inpaint, so it has no inpaint layer; use "
+                        "nbc_result_image_rgba for its image");
+        if (x) *x = res->layer_x;
+        if (y) *y = res->layer_y;
+        if (width) *width = layer.width;
+        if (height) *height = layer.height;
+        if (!buf) {
+            if (buf_len) invalid_arg("buf is NULL but buf_len is not 0");
+            return;
+        }
+        const std::size_t need = layer.data.size();
+        if (buf_len < need)
+            invalid_arg("buf_len is " + std::to_string(buf_len) + " but the layer needs " + std::to_string(need) +
+                        " bytes (4 * " + std::to_string(layer.width) + " * " + std::to_string(layer.height) + ")");
+        std::memcpy(buf, layer.data.data(), need);
     });
 }
 

@@ -344,6 +344,7 @@ int main(void) {
         INVALID(nbc_inpaint(&res, c, px, 4, 4, 16, NULL, 4, "a cat", NULL), "mask");
         INVALID(nbc_inpaint(&res, c, px, 4, 4, 16, mk, 4, NULL, NULL), "prompt");
         INVALID(nbc_inpaint(&res, c, px, 4, 4, 16, mk, 4, "", NULL), "prompt");
+        INVALID(nbc_result_inpaint_layer(NULL, NULL, 0, NULL, NULL, NULL, NULL), "res");
         INVALID(nbc_inpaint(&res, c, px, 0, 4, 16, mk, 4, "a cat", NULL), "width");
         INVALID(nbc_inpaint(&res, c, px, 4, 4, 15, mk, 4, "a cat", NULL), "stride");
         INVALID(nbc_inpaint(&res, c, px, 4, 4, 16, mk, 3, "a cat", NULL), "mask_stride");

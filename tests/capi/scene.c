@@ -224,8 +224,40 @@ static void inpaint_tests(nbc_client *c) {
             }
         CHECK(far_diff == 0);
         CHECK(inside_diff > (long)MW * MH / 2);
+
+        /* The same change as a layer: laid over the input through its alpha, in sRGB with the
+         * composite's rounding, it gives the result exactly, and it covers the mask. */
+        int32_t lx = -1, ly = -1, lw = 0, lh = 0;
+        CHECK(nbc_result_inpaint_layer(res, NULL, 0, &lx, &ly, &lw, &lh) == NBC_OK);
+        CHECK(lx >= 0 && ly >= 0 && lw > 0 && lh > 0 && lx + lw <= W && ly + lh <= H);
+        CHECK(lx <= MX && ly <= MY && lx + lw >= MX + MW && ly + lh >= MY + MH);
+        size_t layer_len = (size_t)(lw > 0 ? lw : 1) * (size_t)(lh > 0 ? lh : 1) * 4;
+        uint8_t *layer = malloc(layer_len);
+        CHECK(layer != NULL);
+        CHECK(nbc_result_inpaint_layer(res, layer, layer_len - 1, NULL, NULL, NULL, NULL) == NBC_E_INVALID_ARG);
+        CHECK(nbc_result_inpaint_layer(res, NULL, 4, NULL, NULL, NULL, NULL) == NBC_E_INVALID_ARG);
+        if (layer && nbc_result_inpaint_layer(res, layer, layer_len, NULL, NULL, NULL, NULL) == NBC_OK) {
+            long mismatched = 0;
+            for (int y = 0; y < H; ++y)
+                for (int x = 0; x < W; ++x) {
+                    const uint8_t *a = img + (size_t)y * stride + (size_t)x * 4, *b = out + ((size_t)y * W + (size_t)x) * 4;
+                    uint8_t want[4] = {a[0], a[1], a[2], a[3]};
+                    if (x >= lx && x < lx + lw && y >= ly && y < ly + lh) {
+                        const uint8_t *l = layer + ((size_t)(y - ly) * (size_t)lw + (size_t)(x - lx)) * 4;
+                        unsigned w = l[3];
+                        for (int k = 0; k < 4; ++k) {
+                            unsigned src = k < 3 ? l[k] : 255u;
+                            if (w) want[k] = (uint8_t)((a[k] * (255u - w) + src * w + 127u) / 255u);
+                        }
+                    }
+                    if (memcmp(want, b, 4) != 0) ++mismatched;
+                }
+            CHECK(mismatched == 0);
+        }
+        free(layer);
     }
     nbc_result_free(res);
+    CHECK(nbc_result_inpaint_layer(NULL, NULL, 0, NULL, NULL, NULL, NULL) == NBC_E_INVALID_ARG);
 
     /* An empty mask is refused before anything is sent. */
     memset(mask, 0, (size_t)(W + 3) * H);

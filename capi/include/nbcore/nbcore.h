@@ -664,6 +664,14 @@ NBC_API(int) nbc_inpaint_options_init(nbc_inpaint_options *opts, size_t struct_s
 NBC_API(int) nbc_inpaint(nbc_result **out, nbc_client *client, const uint8_t *image, int32_t width,
                          int32_t height, size_t stride, const uint8_t *mask, size_t mask_stride,
                          const char *prompt, const nbc_inpaint_options *opts);
+/* For a result of nbc_inpaint: the change as a layer of its own, for editors that keep edits on
+ * layers. 8-bit RGBA over the rectangle that changed (*x, *y in the image; *width x *height),
+ * 4 * width bytes a row: RGB the model's answer as it was composited (resized, colour matched),
+ * A the blend alpha (the mask grown and feathered). Laid over the input image with
+ * straight-alpha "over" in sRGB it gives the result's image. buf NULL (with buf_len 0): only the
+ * rectangle. NBC_E_INVALID_ARG for a result from any other call, and for a short buf. */
+NBC_API(int) nbc_result_inpaint_layer(const nbc_result *res, uint8_t *buf, size_t buf_len, int32_t *x,
+                                      int32_t *y, int32_t *width, int32_t *height);
 
 /* ================================================================================================
  * Batch: many requests in one job, billed at half the online price, answered within a day

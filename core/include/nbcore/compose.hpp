@@ -278,6 +278,9 @@ struct InpaintBlendOptions {
     MaskOptions mask;
     bool colour_match = true;
     ColourMatchOptions colour;
+    // Also return the patch as a layer (InpaintBlend::layer), for editors that keep the change
+    // on a layer of its own with the blend alpha as its mask.
+    bool keep_layer = false;
 };
 
 struct InpaintBlend {
@@ -286,6 +289,10 @@ struct InpaintBlend {
     int grow = 0;             // the grow and feather actually used (auto resolved)
     int feather = 0;
     ColourMatch colour;       // what colour matching did (applied == false when off or skipped)
+    // With keep_layer: RGBA8 over `changed`. RGB is the answer as composited (resized, colour
+    // matched), A the blend alpha. Laid "over" the original image at changed.x, changed.y it
+    // gives exactly the composited image; empty otherwise.
+    Pixels layer;
 };
 
 // The inpaint pipeline's local half, once the model's answer is back: `image` (RGBA8) is changed in

@@ -92,6 +92,31 @@ void alpha_over(Pixels& dst, const Pixels& src, int x, int y) {
     }
 }
 
+namespace {
+
+// The patch over `changed` (crop coordinates) as RGBA: the answer's colours as composite() wrote
+// them, with the blend alpha as A.
+Pixels patch_layer(const detail::View& answer, const Pixels& alpha, const Rect& changed,
+                   const detail::ChannelTables* tables) {
+    Pixels layer;
+    layer.width = changed.w;
+    layer.height = changed.h;
+    layer.channels = 4;
+    layer.data.resize(std::size_t(changed.w) * std::size_t(changed.h) * 4);
+    for (int y = 0; y < changed.h; ++y) {
+        const std::uint8_t* src = answer.row(changed.y + y) + std::size_t(changed.x) * std::size_t(answer.channels);
+        const std::uint8_t* a = alpha.data.data() + std::size_t(changed.y + y) * alpha.stride() + std::size_t(changed.x);
+        std::uint8_t* dst = layer.data.data() + std::size_t(y) * layer.stride();
+        for (int x = 0; x < changed.w; ++x, src += answer.channels, dst += 4) {
+            for (int c = 0; c < 3; ++c) dst[c] = tables ? (*tables)[c][src[c]] : src[c];
+            dst[3] = a[x];
+        }
+    }
+    return layer;
+}
+
+}  // namespace
+
 InpaintBlend blend_inpaint(Pixels& image, const Pixels& mask, const Rect& crop_rect, const Pixels& patch,
                            const InpaintBlendOptions& options) {
     detail::require_pixels(image, "blend_inpaint", "image", 4, 4);
@@ -134,6 +159,8 @@ InpaintBlend blend_inpaint(Pixels& image, const Pixels& mask, const Rect& crop_r
     detail::composite(image, answer, crop_rect, alpha, result.colour.applied ? &tables : nullptr, true);
     Rect changed = mask_bounds(alpha);
     result.changed = {changed.x + crop_rect.x, changed.y + crop_rect.y, changed.w, changed.h};
+    if (options.keep_layer && !changed.empty()) result.layer = patch_layer(answer, alpha, changed,
+                                                                      result.colour.applied ? &tables : nullptr);
     return result;
 }
 
