@@ -12,7 +12,7 @@ failed=()
 scripts/install-deps || exit 1
 
 echo "== build (RelWithDebInfo)"
-cmake -S . -B build -G Ninja -DNBCORE_WERROR=ON >/dev/null && cmake --build build -j"$jobs" || exit 1
+cmake -S . -B build -G Ninja -DNBCORE_WERROR=ON -DNBCORE_BUILD_GIMP=ON >/dev/null && cmake --build build -j"$jobs" || exit 1
 
 if [ "${NBCORE_TEST_SKIP_ASAN:-0}" != 1 ]; then
   echo "== build (ASan+UBSan)"

@@ -10,9 +10,26 @@ emulator=$3
 tmp=$(mktemp -d)
 emu_pid=""
 trap '[ -n "$emu_pid" ] && kill $emu_pid 2>/dev/null; rm -rf "$tmp"' EXIT
-prefix=$tmp/prefix
+# Staged under DESTDIR: with the GIMP plug-in built, cmake --install also writes into the user's
+# GIMP plug-ins folder, an absolute path that must land in the stage, not in a real home.
+stage=$tmp/stage
+prefix=$stage/prefix
 
-cmake --install "$build" --prefix "$prefix" >/dev/null
+DESTDIR=$stage cmake --install "$build" --prefix /prefix >/dev/null
+plugin_dir=$(sed -n 's/^NBCORE_GIMP_PLUGIN_DIR:PATH=//p' "$build/CMakeCache.txt")
+if grep -q '^NBCORE_BUILD_GIMP:BOOL=ON' "$build/CMakeCache.txt"; then
+  plugin=$stage$plugin_dir/nbcore-gimp/nbcore-gimp
+  [ -x "$plugin" ] || { echo "the GIMP plug-in is not installed at $plugin" >&2; exit 1; }
+  # It finds libnbcore where the library is installed (the configured prefix), not in the build.
+  runpath=$(objdump -p "$plugin" | awk '/RUNPATH|RPATH/ {print $2}')
+  want=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$build/CMakeCache.txt")
+  case "$runpath" in
+    "$want"/lib*) ;;
+    *) echo "the plug-in's run path is '$runpath', not under $want" >&2; exit 1 ;;
+  esac
+  LD_LIBRARY_PATH=$(dirname "$(find "$prefix" -name 'libnbcore.so.0' | head -n 1)") ldd "$plugin" |
+    grep -q "libnbcore.so.0 => $prefix" || { echo "the installed plug-in does not link libnbcore.so.0" >&2; exit 1; }
+fi
 for f in include/nbcore/nbcore.h; do [ -f "$prefix/$f" ] || { echo "not installed: $f" >&2; exit 1; }; done
 lib=$(find "$prefix" -name 'libnbcore.so.0' | head -n 1)
 pc=$(find "$prefix" -name nbcore.pc | head -n 1)

@@ -28,7 +28,9 @@ state=$(cd "$state" && pwd)  # Go wants absolute GOCACHE and GOPATH
 export GOTOOLCHAIN=local GOPROXY=off GOFLAGS= GOENV=off CGO_ENABLED=1 \
        GOCACHE=$state/cache GOPATH=$state/gopath HOME=$state/home XDG_CONFIG_HOME=$state/home/.config
 
-cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
+# Staged, then moved: a build with the GIMP plug-in also installs into the GIMP plug-ins folder
+# (an absolute path), which must not reach a real home.
+DESTDIR="$tmp/stage" cmake --install "$build" --prefix /prefix >/dev/null && mv "$tmp/stage/prefix" "$tmp/prefix"
 pc=$(find "$tmp/prefix" -name nbcore.pc | head -n 1)
 lib=$(find "$tmp/prefix" -name libnbcore.so.0 | head -n 1)
 [ -n "$pc" ] && [ -n "$lib" ] || { echo "cmake --install laid out no nbcore.pc ($pc) or libnbcore.so.0 ($lib)" >&2; exit 1; }

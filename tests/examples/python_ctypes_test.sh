@@ -24,7 +24,9 @@ case "$mode" in
     example_diagnose() { "$python" "$examples/diagnose.py" --lib "$lib" "$@"; }
     ;;
   installed)
-    cmake --install "$where" --prefix "$tmp/prefix" >/dev/null
+    # Staged, then moved: a build with the GIMP plug-in also installs into the GIMP plug-ins folder
+    # (an absolute path), which must not reach a real home.
+    DESTDIR="$tmp/stage" cmake --install "$where" --prefix /prefix >/dev/null && mv "$tmp/stage/prefix" "$tmp/prefix"
     lib=$(find "$tmp/prefix" -name libnbcore.so.0 | head -n 1)
     [ -n "$lib" ] || { echo "cmake --install laid out no libnbcore.so.0" >&2; exit 1; }
     export LD_LIBRARY_PATH=$(dirname "$lib")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
