@@ -211,6 +211,26 @@ def check_scene_keeps_stages_before_a_failure(r):
     r.expect_value("bottom-name", "Stage 1, background: a quiet beach at noon")
 
 
+def documented_batch():
+    """The Script-Fu example in docs/gimp.md, as users would paste it."""
+    doc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "gimp.md")
+    text = open(doc, encoding="utf-8").read()
+    block = text.split("```scheme\n", 1)[1].split("```", 1)[0]
+    return [block]
+
+
+def check_documented_batch(r):
+    r.expect_no_batch_error()
+    reqs = r.requests()
+    r.expect(len(reqs) == 3, f"three requests (got {len(reqs)})")
+    for q in reqs:
+        config = q["body"]["generationConfig"].get("imageConfig", {})
+        r.expect(config == {"aspectRatio": "16:9", "imageSize": "2K"}, f"16:9 at 2K asked: {config}")
+    for name in ("lighthouse.png", "fox.png", "harbour.png"):
+        png = r.png(name)
+        r.expect(png.width > png.height > 1000, f"{name} is {png.width}x{png.height}")
+
+
 def check_bad_argument(r):
     r.expect_batch_error("aspect-ratio")
     r.expect_value("layers", "1")
@@ -268,6 +288,7 @@ SCENARIOS = {
     "a failed stage keeps the stages before it": dict(
         script={"replies": ["pass", "prompt_blocked_safety"], "then": "pass"},
         batches=scene_batches(), check=check_scene_keeps_stages_before_a_failure),
+    "the documented batch example runs": dict(batches=documented_batch(), check=check_documented_batch),
     "a bad argument is refused unsent": dict(batches=generate_batches(aspect="7:5"), check=check_bad_argument),
     "generate without an image makes one": dict(batches=generate_image_batches(), check=check_generate_image),
     "inpaint changes only the selection": dict(batches=inpaint_batches(), check=check_inpaint_changes_only_selection),
