@@ -48,12 +48,17 @@ static void on_stage(const nbc_scene_stage_info *stage, int total_stages, void *
     g_mutex_unlock(&job->lock);
 }
 
-static void fail_from_last_error(nbg_job *job, int code) {
+/* The calling thread's last nbcore error as one line (the last error is per thread). */
+static gchar *last_error_text(int code) {
     const nbc_error *e = nbc_error_last();
     char text[1024];
     nbg_error_text(text, sizeof text, code, e ? nbc_error_message(e) : "", e ? nbc_error_advice(e) : "");
+    return g_strdup(text);
+}
+
+static void fail_from_last_error(nbg_job *job, int code) {
     job->code = code;
-    job->error_text = g_strdup(text);
+    job->error_text = last_error_text(code);
 }
 
 static void run_generate(nbg_job *job) {
@@ -131,10 +136,7 @@ static gboolean build_scene(nbg_job *job, const nbg_job_input *in, gchar **error
                                    e->h / in->height, e->z, e->mode);
     }
     if (rc != NBC_OK) {
-        const nbc_error *e = nbc_error_last();
-        char text[1024];
-        nbg_error_text(text, sizeof text, rc, e ? nbc_error_message(e) : "", e ? nbc_error_advice(e) : "");
-        *error_text = g_strdup(text);
+        *error_text = last_error_text(rc);
         return FALSE;
     }
     return TRUE;
@@ -180,10 +182,7 @@ nbg_job *nbg_job_start(const nbg_job_input *in, const char *api_key, gchar **err
     rc = nbc_client_new(&job->client, &o);
     if (rc == NBC_OK) rc = nbc_cancel_new(&job->cancel);
     if (rc != NBC_OK) {
-        const nbc_error *e = nbc_error_last();
-        char text[1024];
-        nbg_error_text(text, sizeof text, rc, e ? nbc_error_message(e) : "", e ? nbc_error_advice(e) : "");
-        *error_text = g_strdup(text);
+        *error_text = last_error_text(rc);
         nbg_job_free(job);
         return NULL;
     }

@@ -68,6 +68,12 @@ def scm_string(s: str) -> str:
 # Scenarios: the emulator's script, the Script-Fu batches, and the checks.
 # ---------------------------------------------------------------------------------------------
 
+# The second batch of most scenarios: the image the first one made or changed, reported and saved.
+REPORT_AFTER = """(let* ((img (vector-ref (cadr (gimp-image-list)) 0)))
+                      (report-layers img)
+                      (save-flat img "after.png"))"""
+
+
 def generate_batches(prompt="a lighthouse at dawn", size=(640, 480), aspect="", seed=7):
     w, h = size
     return [
@@ -75,9 +81,7 @@ def generate_batches(prompt="a lighthouse at dawn", size=(640, 480), aspect="", 
               (save-flat img "before.png")
               (plug-in-nbcore-generate RUN-NONINTERACTIVE img (car (gimp-image-get-active-drawable img))
                                        {scm_string(prompt)} "{FLASH}" "{aspect}" "" {seed}))""",
-        """(let* ((img (vector-ref (cadr (gimp-image-list)) 0)))
-              (report-layers img)
-              (save-flat img "after.png"))""",
+        REPORT_AFTER,
     ]
 
 
@@ -122,9 +126,7 @@ def inpaint_batches(select=True):
               (save-flat img "before.png")
               (plug-in-nbcore-inpaint RUN-NONINTERACTIVE img (car (gimp-image-get-active-drawable img))
                                       "a blue balloon" "{FLASH}" ""))""",
-        """(let* ((img (vector-ref (cadr (gimp-image-list)) 0)))
-              (report-layers img)
-              (save-flat img "after.png"))""",
+        REPORT_AFTER,
     ]
 
 
