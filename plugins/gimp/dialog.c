@@ -201,8 +201,8 @@ static void build(dialog_ui *ui, const nbg_values *v, const nbg_key *key, gint32
         gtk_dialog_set_response_sensitive(GTK_DIALOG(ui->dialog), GTK_RESPONSE_OK, non_empty);
     }
 
-    /* Driven from the main loop directly (on_tick), not through GIMP's progress PDB calls, so it
-     * moves even while GIMP is busy. */
+    /* Driven from the main loop directly (on_tick), not through GIMP's progress calls, which go to
+     * the image window's status bar as well. */
     ui->progress = gtk_progress_bar_new();
     gtk_progress_bar_set_pulse_step(GTK_PROGRESS_BAR(ui->progress), 0.05);
     gtk_box_pack_start(GTK_BOX(vbox), ui->progress, FALSE, FALSE, 0);
@@ -278,6 +278,7 @@ static gboolean on_tick(gpointer data) {
         gtk_main_quit();
         return FALSE;
     }
+    nbg_progress_tick(ui->job);   /* the image window's status bar too */
     nbg_job_status(ui->job, text, sizeof text, &fraction);
     gtk_progress_bar_set_text(GTK_PROGRESS_BAR(ui->progress), text);
     if (fraction >= 0.0) gtk_progress_bar_set_fraction(GTK_PROGRESS_BAR(ui->progress), fraction);
@@ -301,6 +302,7 @@ static void follow(dialog_ui *ui) {
     show_message(ui, NULL, FALSE);
     gtk_widget_show(ui->progress);
     gtk_progress_bar_set_text(GTK_PROGRESS_BAR(ui->progress), "Starting");
+    gimp_progress_init("Nano Banana");
     response_id = g_signal_connect(ui->dialog, "response", G_CALLBACK(on_response_while_running), ui);
     delete_id = g_signal_connect(ui->dialog, "delete-event", G_CALLBACK(on_delete_while_running), ui);
     tick = g_timeout_add(100, on_tick, ui);
