@@ -16,4 +16,12 @@ function(nbcore_target_defaults target)
       target_link_options(${target} PRIVATE -fsanitize=${NBCORE_SANITIZE})
     endif()
   endif()
+  if(NBCORE_BUILD_FUZZ)
+    # Coverage feedback for libFuzzer from every target, not only the fuzz entry points; and a
+    # sanitizer report must stop the run (libFuzzer saves the input as a crash).
+    target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link)
+    if(NBCORE_SANITIZE)
+      target_compile_options(${target} PRIVATE -fno-sanitize-recover=all)
+    endif()
+  endif()
 endfunction()

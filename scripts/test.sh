@@ -3,6 +3,8 @@
 # install the Python package into .venv and run pytest on it. Ends with the runners' summaries.
 #   NBCORE_TEST_SKIP_ASAN=1 scripts/test.sh    skip the sanitizer build (faster local runs)
 #   NBCORE_TEST_SKIP_TSAN=1 scripts/test.sh    skip the ThreadSanitizer stage (tests labelled tsan)
+#   NBCORE_TEST_SKIP_FUZZ=1 scripts/test.sh    skip the libFuzzer stage (scripts/fuzz.sh)
+#   NBCORE_FUZZ_SECONDS=N scripts/test.sh      seconds per fuzz target (default 20, at most 60)
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -55,6 +57,17 @@ ctest --test-dir build --output-on-failure -j"$jobs" || failed+=("ctest")
 
 echo "== pytest"
 .venv/bin/python -m pytest -q tests/python || failed+=("pytest")
+
+if [ "${NBCORE_TEST_SKIP_FUZZ:-0}" != 1 ]; then
+  # Issue 9: each target at most a minute in CI; longer runs are for scripts/fuzz.sh by hand.
+  fuzz_seconds=${NBCORE_FUZZ_SECONDS:-20}
+  [[ $fuzz_seconds =~ ^[0-9]+$ ]] && [ "$fuzz_seconds" -ge 1 ] || fuzz_seconds=20
+  [ "$fuzz_seconds" -gt 60 ] && fuzz_seconds=60
+  echo "== fuzz (clang libFuzzer + ASan/UBSan: build, then ${fuzz_seconds} s per target)"
+  fuzz_start=$SECONDS
+  NBCORE_FUZZ_SECONDS=$fuzz_seconds scripts/fuzz.sh || failed+=("fuzz")
+  echo "fuzz stage: $((SECONDS - fuzz_start)) s"
+fi
 
 if [ ${#failed[@]} -gt 0 ]; then exit 1; fi
 exit 0

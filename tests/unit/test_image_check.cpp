@@ -457,7 +457,16 @@ TEST_CASE("GIF and BMP", "[image][check]") {
         CHECK(r.width == 1);
         CHECK(r.code == Status::BLANK_IMAGE);  // decoded; one pixel is no picture
     }
-    SECTION("a GIF without its trailer is truncated") {
+    SECTION("a GIF whose screen is 0 pixels wide is corrupt, not blank") {
+        // Found by tests/fuzz/fuzz_image: stb decodes it to no pixels, which read as BLANK_IMAGE
+        // (a billed retry with "simplify the prompt" advice) instead of a corrupt reply.
+        Bytes empty = kTinyGif;
+        empty[6] = empty[7] = 0;
+        Check r = check_bytes(empty);
+        CHECK(r.code == Status::BAD_RESPONSE);
+        CHECK(r.reason == "corrupt GIF: the header gives no pixels (0x1)");
+    }
+        SECTION("a GIF without its trailer is truncated") {
         Bytes cut(kTinyGif.begin(), kTinyGif.end() - 1);
         CHECK(check_bytes(cut).reason == "truncated GIF: no trailer");
     }

@@ -307,3 +307,11 @@ TEST_CASE("a DebugInfo detail echoing the key never reaches the diagnosis", "[po
     CHECK_FALSE(contains(d.advice, kTestKey));
     CHECK_FALSE(contains(d.reason, kTestKey));
 }
+
+// Caught by the no-key property of tests/fuzz/fuzz_classify: the envelope's "status" reached
+// Diagnosis::api_status (and so nbc_error_api_status and the Python exception) unredacted.
+TEST_CASE("a key echoed in the envelope's status never reaches the diagnosis", "[policy][redact]") {
+    auto d = classify_body(400, R"({"error": {"code": 400, "message": "x", "status": ")" + std::string(kTestKey) + R"("}})");
+    CHECK_FALSE(contains(d.api_status, kTestKey));
+    CHECK(d.api_status == "[REDACTED]");
+}

@@ -195,6 +195,8 @@ TEST_CASE("the zero-quota advice names the requested model", "[policy][quota]") 
 
 TEST_CASE("server_retry_delay reads every source and keeps the largest", "[policy][quota]") {
     const auto now = test_now();
+    // The longest delay kept (policy's kMaxServerDelay): longer ones mean "not any time soon".
+    const Millis kYearCap = std::chrono::hours(24 * 366);
     struct DelayCase {
         std::string name;
         std::string body;
@@ -221,6 +223,13 @@ TEST_CASE("server_retry_delay reads every source and keeps the largest", "[polic
         {"all three: the largest wins",
          R"({"error":{"message":"Please retry in 12s.","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"9s"}]}})",
          {{"Retry-After", "10"}}, Millis(12'000)},
+        // An absurd delay means "not any time soon": capped at a year (it used to be ignored).
+        {"absurd seconds are capped at a year", R"({"error":{"message":"Please retry in 99999999999999s."}})", {}, kYearCap},
+        // Each of these overflowed a 64-bit integer (UB; UBSan reports it through
+        // tests/fuzz/fuzz_classify, whose regressions/ directory keeps them).
+        {"absurd hours are capped, not overflowed", R"({"error":{"message":"Please retry in 9999999999999 hours."}})", {}, kYearCap},
+        {"RetryInfo beyond a double's range is capped", R"({"error":{"details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":{"seconds":"1e999"}}]}})", {}, kYearCap},
+        {"Retry-After in the year 9999 is capped", "", {{"Retry-After", "Fri, 31 Dec 9999 23:59:59 GMT"}}, kYearCap},
     };
     for (const auto& c : cases)
         DYNAMIC_SECTION(c.name) { CHECK(policy::server_retry_delay(c.body, &c.headers, now) == c.expect); }

@@ -109,6 +109,12 @@ bool read_header(Check& c, const std::uint8_t* data, std::size_t n, const Limits
     c.width = w;
     c.height = h;
     c.channels = channels;
+    // stb accepts a GIF screen 0 pixels wide; an image with no pixels is corrupt, not blank.
+    if (w <= 0 || h <= 0) {
+        fail(c, Status::BAD_RESPONSE,
+             text("corrupt %s: the header gives no pixels (%dx%d)", format_name(c.mime).c_str(), w, h));
+        return false;
+    }
     if (auto over = over_limits(w, h, limits); !over.empty()) {
         fail(c, Status::BAD_RESPONSE, over);
         return false;

@@ -38,6 +38,7 @@ Diagnosis classify(const Observation& obs, SystemTime now) {
     d.message = redact(d.message);
     d.advice = redact(d.advice);
     d.reason = redact(d.reason);
+    d.api_status = redact(d.api_status);
     return d;
 }
 

@@ -75,7 +75,9 @@ void read_retry_info(const json& d, ErrorBody& out) {
         if (s && s->is_number()) secs += s->get<double>();
         if (s && s->is_string()) secs += std::atof(s->get_ref<const std::string&>().c_str());
         if (n && n->is_number()) secs += n->get<double>() / 1e9;
-        if (secs >= 0) out.retry_delay = Millis(static_cast<Millis::rep>(std::ceil(secs * 1000)));
+        // Capped before the conversion: a double beyond the integer's range (1e999 is inf) is UB.
+        const double max_ms = static_cast<double>(kMaxServerDelay.count());
+        if (secs >= 0) out.retry_delay = Millis(static_cast<Millis::rep>(std::ceil(std::min(secs * 1000, max_ms))));
     }
 }
 

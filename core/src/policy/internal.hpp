@@ -70,6 +70,11 @@ Dimension violation_metric_dimension(const QuotaViolation& v);
 
 // ---- server-suggested delays --------------------------------------------------------------
 
+// The longest server-given delay kept: a leap year. A longer one (a Retry-After in the year 9999,
+// "retry in 1e13 hours", 1e999 seconds) only means "not any time soon", and is capped so that no
+// later `now + delay` overflows a clock (64-bit nanoseconds end in 2262).
+inline constexpr Millis kMaxServerDelay = std::chrono::hours(24 * 366);
+
 std::optional<Millis> parse_proto_duration(std::string_view text);   // "47s", "0.5s"
 std::optional<Millis> retry_in_from_text(std::string_view message);  // "Please retry in 45.5s."
 std::optional<Millis> retry_after_from_headers(const net::Headers* headers, SystemTime now);

@@ -14,14 +14,17 @@ using namespace std::chrono;
 
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
+// Whole seconds saturate here (31,700 years): the milliseconds, even times 3600 for "hours",
+// then fit in 64 bits, and the delay is capped to kMaxServerDelay in the end anyway.
+constexpr long long kSaturatedSeconds = 1'000'000'000'000LL;
+
 // "45.578569677" at the front of `s` -> milliseconds, rounded up. Advances `s` past the number.
 std::optional<Millis> take_decimal_seconds(std::string_view& s) {
     std::size_t i = 0;
     long long whole = 0;
     bool any = false;
     while (i < s.size() && is_digit(s[i])) {
-        if (whole > 1'000'000'000'000LL) return std::nullopt;   // absurd: refuse, don't overflow
-        whole = whole * 10 + (s[i++] - '0');
+        whole = std::min(whole * 10 + (s[i++] - '0'), kSaturatedSeconds);
         any = true;
     }
     long long millis = 0;
@@ -177,7 +180,9 @@ std::optional<Millis> retry_after_from_headers(const net::Headers* headers, Syst
     auto rest = value;
     if (auto secs = take_decimal_seconds(rest); secs && rest.empty()) return larger(best, secs);
     if (auto when = parse_http_date(value)) {
-        auto delta = ceil<Millis>(*when - now);
+        // In milliseconds, not in the clock's nanoseconds: a date after 2262 must not overflow.
+        // `when` is whole seconds, so this is the delay rounded up.
+        Millis delta = *when - floor<Millis>(now);
         return larger(best, std::max(delta, Millis(0)));
     }
     return best;
@@ -186,7 +191,9 @@ std::optional<Millis> retry_after_from_headers(const net::Headers* headers, Syst
 std::optional<Millis> largest_server_delay(const ErrorBody& e, const net::Headers* headers,
                                            SystemTime now) {
     auto best = larger(e.retry_delay, retry_in_from_text(e.message));
-    return larger(best, retry_after_from_headers(headers, now));
+    best = larger(best, retry_after_from_headers(headers, now));
+    if (best && *best > kMaxServerDelay) best = kMaxServerDelay;
+    return best;
 }
 
 }  // namespace nbcore::policy::detail
