@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <deque>
+#include <iterator>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -165,6 +166,7 @@ struct Server::Impl {
     void deliver(Reply reply, httplib::Response& res);
     void log_line(const httplib::Request& req, const httplib::Response& res);
     nlohmann::json log_snapshot() const;
+    nlohmann::json take_log();
 
     struct LazySource;
 };
@@ -667,17 +669,35 @@ void Server::Impl::handle(const httplib::Request& req, httplib::Response& res) {
     deliver(std::move(reply), res);
 }
 
-nlohmann::json Server::Impl::log_snapshot() const {
-    std::vector<nlohmann::json> sorted;
-    {
-        std::lock_guard lock(mu);
-        sorted.assign(log.begin(), log.end());
-    }
-    // Entries are recorded when answered; the log lists them in arrival order.
-    std::sort(sorted.begin(), sorted.end(), [](const nlohmann::json& a, const nlohmann::json& b) {
+namespace {
+
+// Entries are recorded when answered; the log lists them in arrival order.
+nlohmann::json in_arrival_order(std::vector<nlohmann::json> entries) {
+    std::sort(entries.begin(), entries.end(), [](const nlohmann::json& a, const nlohmann::json& b) {
         return a["n"].get<std::uint64_t>() < b["n"].get<std::uint64_t>();
     });
-    return nlohmann::json(sorted);
+    return nlohmann::json(std::move(entries));
+}
+
+}  // namespace
+
+nlohmann::json Server::Impl::log_snapshot() const {
+    std::vector<nlohmann::json> entries;
+    {
+        std::lock_guard lock(mu);
+        entries.assign(log.begin(), log.end());
+    }
+    return in_arrival_order(std::move(entries));
+}
+
+nlohmann::json Server::Impl::take_log() {
+    std::vector<nlohmann::json> entries;
+    {
+        std::lock_guard lock(mu);
+        entries.assign(std::make_move_iterator(log.begin()), std::make_move_iterator(log.end()));
+        log.clear();
+    }
+    return in_arrival_order(std::move(entries));
 }
 
 void Server::Impl::log_line(const httplib::Request& req, const httplib::Response& res) {
@@ -785,6 +805,8 @@ void Server::reset() {
 }
 
 nlohmann::json Server::requests() const { return impl_->log_snapshot(); }
+
+nlohmann::json Server::take_requests() { return impl_->take_log(); }
 
 std::size_t Server::request_count() const {
     std::lock_guard lock(impl_->mu);

@@ -63,10 +63,52 @@ TEST_CASE("is_loopback_url refuses look-alikes and tricks", "[net][pure]") {
 }
 
 TEST_CASE("TLS checks stay on unless the URL is loopback and the request allows it", "[net][pure]") {
-    CHECK_FALSE(tls_checks_required("https://127.0.0.1:8443/", true));
-    CHECK(tls_checks_required("https://127.0.0.1:8443/", false));
-    CHECK(tls_checks_required("https://generativelanguage.googleapis.com/", true));
-    CHECK(tls_checks_required("https://127.0.0.1.nip.io/", true));
+    // allow_insecure_loopback is the only switch (and no public option reaches it): it may turn
+    // verification off for this machine's own addresses, and has no effect on any other host,
+    // however much its URL looks like loopback.
+    struct Case {
+        const char* url;
+        bool verified_when_allowed;   // tls_checks_required(url, true)
+    };
+    const Case cases[] = {
+        // Loopback: the switch works.
+        {"https://127.0.0.1:8443/", false},
+        {"https://127.8.9.10/v1beta/models", false},
+        {"https://localhost/", false},
+        {"https://LOCALHOST:9443/", false},
+        {"HTTPS://127.0.0.1/", false},
+        {"https://[::1]:8443/", false},
+        // Everything else: verified whatever the switch says.
+        {"https://generativelanguage.googleapis.com/", true},
+        {"https://aiplatform.googleapis.com/v1/projects/p", true},
+        {"https://127.0.0.1.evil.com/", true},
+        {"https://127.0.0.1.nip.io/", true},
+        {"https://localhost.example/", true},
+        {"https://LOCALHOST.EXAMPLE/", true},
+        {"https://localhost./", true},
+        {"https://127.0.0.1@evil.com/", true},
+        {"https://user:pw@127.0.0.1/", true},
+        {"https://evil.com#@127.0.0.1/", true},
+        {"https://evil.com\\@127.0.0.1/", true},
+        {"https://127%2e0%2e0%2e1/", true},
+        {"https://[::1].evil.com/", true},
+        {"https://[::ffff:127.0.0.1]/", true},
+        {"https://[0:0:0:0:0:0:0:1]/", true},
+        {"https://2130706433/", true},
+        {"https://0x7f.0.0.1/", true},
+        {"https://127.1/", true},
+        {"https://0.0.0.0/", true},
+        {"https://10.0.0.1/", true},
+        {"https://evil.com/?next=https://127.0.0.1/", true},
+        {"https:///127.0.0.1/", true},
+        {"https://127.0.0.1 .evil.com/", true},
+        {"", true},
+    };
+    for (const auto& c : cases) {
+        INFO(c.url);
+        CHECK(tls_checks_required(c.url, true) == c.verified_when_allowed);
+        CHECK(tls_checks_required(c.url, false));   // without the switch: always verified
+    }
 }
 
 TEST_CASE("url_has_key_param finds the key in any spelling of the query", "[net][pure]") {

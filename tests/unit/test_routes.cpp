@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <string>
 
 #include "nbcore/routes.hpp"
 #include "nbcore/status.hpp"
@@ -93,6 +94,49 @@ TEST_CASE("impossible routes are refused with the field named", "[routes]") {
     RouteConfig no_url;
     no_url.kind = RouteKind::Custom;
     CHECK_THROWS_WITH(resolve_route(no_url, "k"), Catch::Contains("base_url"));
+}
+
+TEST_CASE("a base URL that carries a credential is refused without being quoted", "[routes]") {
+    // The route's name is derived from its base URL and shows up in events, attempts and errors,
+    // so user info, a query or a fragment (where only a credential could go: the request path is
+    // appended to the base URL) is refused, and the refusal does not repeat the URL.
+    const std::string secret = "secret-" + std::string("4c1e0f9a7b2d");
+    struct Case {
+        std::string base_url;
+        bool refused;
+    };
+    const Case cases[] = {
+        {"http://127.0.0.1:8080", false},
+        {"http://localhost:8080/gateway/", false},
+        {"https://proxy.example.com/gemini", false},
+        {"https://proxy.example.com:8443/a/b/", false},
+        {"http://127.0.0.1:8080/?key=" + secret, true},
+        {"http://127.0.0.1:8080?key=" + secret, true},
+        {"https://proxy.example.com/v1?token=" + secret, true},
+        {"https://proxy.example.com/#" + secret, true},
+        {"http://user:" + secret + "@127.0.0.1:8080", true},
+        {"https://" + secret + "@proxy.example.com/", true},
+        {"https://user:" + secret + "@proxy.example.com:8443/path", true},
+    };
+    for (const auto& c : cases) {
+        INFO(c.base_url);
+        RouteConfig r;
+        r.kind = RouteKind::Custom;
+        r.base_url = c.base_url;
+        if (!c.refused) {
+            CHECK_NOTHROW(resolve_route(r, "k"));
+            continue;
+        }
+        try {
+            resolve_route(r, "k");
+            FAIL("accepted");
+        } catch (const Error& e) {
+            CHECK(e.code() == Status::INVALID_ARG);
+            CHECK(std::string(e.what()).find("base_url") != std::string::npos);
+            CHECK(std::string(e.what()).find(secret) == std::string::npos);
+            CHECK(e.diagnosis().message.find(secret) == std::string::npos);
+        }
+    }
 }
 
 TEST_CASE("default routes follow the SDKs' environment variables", "[routes]") {

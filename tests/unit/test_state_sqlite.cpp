@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <random>
@@ -134,6 +135,40 @@ TEST_CASE("state sqlite: the file is 0600 in a 0700 directory, and so are its WA
     // An existing file is opened as it is.
     auto again = open_state_store(path, fast_store());
     CHECK(mode_of(path) == 0600);
+}
+
+// umask() is per process: the tests that set it run one at a time (Catch2 runs serially).
+class ScopedUmask {
+public:
+    explicit ScopedUmask(mode_t mask) : old_(::umask(mask)) {}
+    ~ScopedUmask() { ::umask(old_); }
+    ScopedUmask(const ScopedUmask&) = delete;
+    ScopedUmask& operator=(const ScopedUmask&) = delete;
+
+private:
+    mode_t old_;
+};
+
+TEST_CASE("state sqlite: whatever the umask, every file of the store is 0600 and every new directory 0700",
+          "[state][sqlite]") {
+    for (mode_t mask : {mode_t{0}, mode_t{022}, mode_t{077}}) {
+        INFO("umask " << std::oct << mask);
+        TempDir dir;
+        const std::string path = dir.file("made/here/state.db");
+        ScopedUmask scoped(mask);
+        auto st = open_state_store(path, fast_store());
+        st->admit(admit_request(test_key(), Limits{}, base_now()));   // the -wal and -shm files exist now
+        std::vector<std::string> files;   // state.db and whatever SQLite put beside it (-wal, -shm, -journal)
+        for (const auto& entry : std::filesystem::directory_iterator(dir.file("made/here")))
+            if (entry.path().filename().string().rfind("state.db", 0) == 0) files.push_back(entry.path().string());
+        CHECK(files.size() >= 3);
+        for (const auto& f : files) {
+            INFO(f);
+            CHECK(mode_of(f) == 0600);
+        }
+        CHECK(mode_of(dir.file("made")) == 0700);
+        CHECK(mode_of(dir.file("made/here")) == 0700);
+    }
 }
 
 TEST_CASE("state sqlite: everything survives closing and reopening", "[state][sqlite]") {

@@ -365,7 +365,8 @@ class Route:
     kind: str = "ai-studio"              # "ai-studio", "vertex" or "custom"
     name: Optional[str] = None           # default: "ai-studio", "vertex:<location>", "custom:<url>"
     base_url: Optional[str] = None
-    api_key: Optional[str] = None        # default: the client's key
+    # default: the client's key. Left out of repr(): a route printed or logged must not show it.
+    api_key: Optional[str] = field(default=None, repr=False)
     project: Optional[str] = None        # Vertex; without it, express mode with an API key
     location: Optional[str] = None       # Vertex; default "global"
     token_env: Optional[str] = None      # Vertex: environment variable holding an OAuth token

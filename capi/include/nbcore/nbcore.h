@@ -165,7 +165,9 @@ NBC_API(int) nbc_error_attempt(nbc_attempt *out, const nbc_error *e, int index);
 /* Classifies an HTTP status and body obtained anywhere (a log, another SDK) exactly as nbc_generate
  * would, with advice. `headers` is optional: "Name: value" lines separated by "\n" (Retry-After and
  * Content-Type are read). On NBC_OK, *out is a new error object, read with the nbc_error_*
- * accessors and released with nbc_error_free; its code is NBC_OK when the body is a good reply. */
+ * accessors and released with nbc_error_free; its code is NBC_OK when the body is a good reply.
+ * Its texts never hold a key: anything shaped like a Google API key, and the keys in
+ * GOOGLE_API_KEY and GEMINI_API_KEY, become "[REDACTED]". */
 NBC_API(int) nbc_diagnose(nbc_error **out, int http_status, const char *body, size_t body_len,
                           const char *headers);
 /* Releases an object from nbc_diagnose. NULL is accepted; nbc_error_last()'s object is ignored. */

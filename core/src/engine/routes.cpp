@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
 
 #include "nbcore/status.hpp"
 
@@ -34,6 +35,15 @@ bool env_true(const char* name) {
 std::string without_trailing_slash(std::string s) {
     while (!s.empty() && s.back() == '/') s.pop_back();
     return s;
+}
+
+// "user:password@" before the host, a query or a fragment: parts of a base URL that can only hold
+// a credential (the request path is appended to the base URL, so a query there would break it).
+bool carries_credentials(std::string_view url) {
+    auto scheme_end = url.find("://");
+    auto authority = url.substr(scheme_end == std::string_view::npos ? 0 : scheme_end + 3);
+    authority = authority.substr(0, authority.find_first_of("/?#"));
+    return authority.find('@') != std::string_view::npos || url.find_first_of("?#") != std::string_view::npos;
 }
 
 std::string vertex_endpoint(const std::string& location) {
@@ -113,6 +123,13 @@ policy::Route planning_route(const RouteConfig& r) {
 RouteConfig resolve_route(RouteConfig r, const std::string& client_api_key) {
     if (r.api_key.empty()) r.api_key = client_api_key;
     r.base_url = without_trailing_slash(r.base_url);
+    // Refused before the URL becomes part of the route's name, which events, attempts and errors
+    // show; and the message does not quote the URL.
+    if (carries_credentials(r.base_url))
+        throw_invalid_arg(std::string(r.name.empty() ? "the route's" : "route \"" + r.name + "\":") +
+                          " base_url carries user info, a query or a fragment, where only a credential could "
+                          "go; keys travel in the x-goog-api-key header only: pass the key as the API key and "
+                          "give base_url as scheme://host[:port][/path]");
     switch (r.kind) {
     case RouteKind::AiStudio:
         if (r.base_url.empty()) r.base_url = "https://generativelanguage.googleapis.com";

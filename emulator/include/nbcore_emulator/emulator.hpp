@@ -76,6 +76,9 @@ public:
 
     // The request log: one object per received API request, oldest first.
     nlohmann::json requests() const;
+    // The same, and empties the log (the script and the request numbering go on). For long runs:
+    // the log keeps only the newest 10000 entries, so a caller that must see every request drains it.
+    nlohmann::json take_requests();
     std::size_t request_count() const;
 
 private:
