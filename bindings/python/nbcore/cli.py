@@ -110,6 +110,8 @@ class EventPrinter:
             line = f"{t} {ev['message']}"
         elif kind in ("quota_warning", "budget_alert"):
             line = f"{t} warning: {ev['message']}"
+        elif kind == "state":
+            line = f"{t} {ev['message']}"
         elif kind == "prompt_warning":
             line = f"{t} warning: {ev['reason']}-risk prompt: {ev['message']}"
         else:

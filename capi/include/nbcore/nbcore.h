@@ -191,6 +191,8 @@ typedef struct nbc_client nbc_client;
 #define NBC_EVENT_BUDGET_ALERT   10   /* spend crossed `percent` (50, 80, 100) of a cap; message names it */
 #define NBC_EVENT_PROMPT_WARNING 11   /* the pre-flight check found the prompt risky: reason is the risk
                                          ("medium", "high"), message the reasons */
+#define NBC_EVENT_STATE          12   /* the shared quota state (Redis) changed health: reason is
+                                         "unreachable" or "reconciled", message says more */
 
 typedef struct nbc_event {
     uint32_t struct_size;
