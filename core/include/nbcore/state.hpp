@@ -224,7 +224,11 @@ bool redis_supported() noexcept;          // this build links hiredis
 // $NBCORE_STATE (a path or a redis:// URL), else default_state_path().
 std::string default_state_location();
 
-// A state location as users give it: a redis:// or rediss:// URL, else a file path (SQLite).
+// NBCORE_STATE_FALLBACK_SHARE ("0.25" or "1/4") when set, else `otherwise`. Throws INVALID_ARG.
+double fallback_share_from_env(double otherwise);
+
+// A state location as users give it: a redis:// or rediss:// URL (its fallback share from
+// NBCORE_STATE_FALLBACK_SHARE when set), else a file path (SQLite).
 std::shared_ptr<StateBackend> open_state(const std::string& location, const StoreOptions& store = {},
                                          const RedisOptions& redis = {});
 

@@ -12,6 +12,8 @@
 // once when it returns (each local admission and each locally settled spend carries an id that
 // Redis records, so a reconciliation interrupted half-way never counts anything twice). Tickets
 // and holds made locally are negative; those made in Redis positive.
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,7 +21,9 @@
 #include <cctype>
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <map>
+#include <set>
 #include <mutex>
 #include <random>
 #include <sstream>
@@ -128,9 +132,31 @@ std::string default_state_location() {
     return default_state_path();
 }
 
+double fallback_share_from_env(double otherwise) {
+    const char* v = std::getenv("NBCORE_STATE_FALLBACK_SHARE");
+    if (!v || !*v) return otherwise;
+    // "1/4" or "0.25"
+    std::string s = v;
+    char* end = nullptr;
+    double share = std::strtod(s.c_str(), &end);
+    if (end && *end == '/') {
+        const double den = std::strtod(end + 1, &end);
+        share = den > 0 ? share / den : -1;
+    }
+    if (!end || *end != '\0' || !(share > 0 && share <= 1))
+        throw Error(Status::INVALID_ARG, "NBCORE_STATE_FALLBACK_SHARE is \"" + s + "\"",
+                    "Give the share of each limit a worker may use while Redis is unreachable, in (0, 1]: "
+                    "1/N for N workers, e.g. 0.25 or 1/4.");
+    return share;
+}
+
 std::shared_ptr<StateBackend> open_state(const std::string& location, const StoreOptions& store,
                                          const RedisOptions& redis) {
-    if (is_redis_url(location)) return open_redis_backend(location, redis);
+    if (is_redis_url(location)) {
+        RedisOptions o = redis;
+        o.fallback_share = fallback_share_from_env(o.fallback_share);
+        return open_redis_backend(location, o);
+    }
     return open_state_store(location, store);
 }
 
@@ -272,6 +298,39 @@ std::string str_at(const redisReply* r, std::size_t i) {
     return {};
 }
 
+// Writing to a socket the server closed raises SIGPIPE, which kills a process by default; a
+// library must not change the process's signal handling, so the calling thread blocks SIGPIPE for
+// the duration of a command and drops one that arrived meanwhile.
+class SigpipeGuard {
+public:
+    SigpipeGuard() {
+        sigset_t pipe;
+        sigemptyset(&pipe);
+        sigaddset(&pipe, SIGPIPE);
+        sigset_t pending;
+        sigpending(&pending);
+        was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+        pthread_sigmask(SIG_BLOCK, &pipe, &old_);
+    }
+    ~SigpipeGuard() {
+        sigset_t pipe;
+        sigemptyset(&pipe);
+        sigaddset(&pipe, SIGPIPE);
+        if (!was_pending_) {
+            timespec zero{};
+            while (sigtimedwait(&pipe, nullptr, &zero) > 0) {
+            }
+        }
+        pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+    }
+    SigpipeGuard(const SigpipeGuard&) = delete;
+    SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+private:
+    sigset_t old_{};
+    bool was_pending_ = false;
+};
+
 class Connection {
 public:
     Connection(RedisUrl url, const RedisOptions& o, std::string shown)
@@ -329,6 +388,7 @@ public:
             argv.push_back(a.data());
             lens.push_back(a.size());
         }
+        SigpipeGuard no_sigpipe;
         auto* r = static_cast<redisReply*>(redisCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data()));
         if (!r) {
             std::string why = ctx_->errstr[0] ? ctx_->errstr : "connection lost";
@@ -416,7 +476,7 @@ class RedisBackend final : public StateBackend {
 public:
     RedisBackend(std::string url, RedisUrl parsed, RedisOptions o)
         : shown_(redact_state_url(url)), o_(std::move(o)), conn_(std::move(parsed), o_, shown_),
-          local_(make_memory_backend()) {
+          local_(make_memory_backend()), local_quota_(make_memory_backend()) {
         std::random_device rd;
         run_id_ = std::to_string(rd()) + "-" + std::to_string(rd()) + "-" + std::to_string(::getpid());
     }
@@ -446,10 +506,11 @@ public:
                 const LearnConfig& learn, SystemTime now_in) override {
         std::lock_guard lock(mu_);
         const SystemTime now = to_ms(now_in);
+        reachable(now);   // Redis back: what was admitted locally is counted in first
         if (ticket < 0) {
             auto it = local_admissions_.find(ticket);
             if (it != local_admissions_.end() && it->second.redis_ticket == 0) {
-                local_->settle(key, -ticket, actual, shared(configured, key), learn, now);
+                local_quota_->settle(key, -ticket, actual, shared(configured, key), learn, now);
                 it->second.settled = true;
                 it->second.tokens = actual.input_tokens;
                 it->second.images = actual.images;
@@ -466,11 +527,12 @@ public:
     void release(const QuotaKey& key, std::int64_t ticket) override {
         std::lock_guard lock(mu_);
         const SystemTime now = to_ms(system_clock::now());
+        reachable(now);
         if (ticket < 0) {
             auto it = local_admissions_.find(ticket);
             if (it == local_admissions_.end()) return;
             if (it->second.redis_ticket == 0) {
-                local_->release(key, -ticket);
+                local_quota_->release(key, -ticket);
                 local_admissions_.erase(it);
                 return;
             }
@@ -487,19 +549,20 @@ public:
         std::lock_guard lock(mu_);
         const SystemTime now = to_ms(now_in);
         std::int64_t remote_ticket = release_ticket;
+        const bool up = reachable(now);
         if (release_ticket < 0) {
             auto it = local_admissions_.find(release_ticket);
             remote_ticket = 0;
             if (it != local_admissions_.end()) {
                 if (it->second.redis_ticket == 0) {
-                    local_->release(key, -release_ticket);
+                    local_quota_->release(key, -release_ticket);
                 } else {
                     remote_ticket = it->second.redis_ticket;
                 }
                 local_admissions_.erase(it);
             }
         }
-        if (reachable(now)) {
+        if (up) {
             try {
                 return on_429_remote(key, signal, configured, learn, remote_ticket, now);
             } catch (const Unreachable& u) {
@@ -532,7 +595,7 @@ public:
         std::lock_guard lock(mu_);
         const SystemTime now = to_ms(system_clock::now());
         cache_[key].state = KeyState{};
-        local_->forget(key);
+        local_quota_->forget(key);
         if (!reachable(now)) return;
         try {
             put_state(key, [](const KeyState&) { return KeyState{}; }, 0);
@@ -619,7 +682,7 @@ public:
                 went_down(u.why);
             }
         }
-        UsageSnapshot s = local_->snapshot(now);
+        UsageSnapshot s = local_quota_->snapshot(now);
         s.location = shown_ + " (unreachable: local share " + share_text(o_.fallback_share) + ")";
         return s;
     }
@@ -724,8 +787,11 @@ private:
             a.redis_ticket = r->type == REDIS_REPLY_INTEGER && r->integer > 0 ? r->integer : -1;
             ++counted;
         }
-        // Settled ones are done with; unsettled ones now settle or release in Redis.
+        // Settled ones are done with; unsettled ones now settle or release in Redis. The local
+        // buckets start afresh at the next outage (seeded again from this worker's own use).
         std::erase_if(local_admissions_, [](const auto& kv) { return kv.second.settled && kv.second.redis_ticket != 0; });
+        local_quota_ = make_memory_backend();
+        seeded_.clear();
         book_local_spend();
         auto deferred = std::move(deferred_);
         deferred_.clear();
@@ -791,6 +857,28 @@ private:
         const auto& cached = cache_[op.key].state;
         if (grow(cached) == cached) return;
         put_state(op.key, grow, 0);
+    }
+
+    // ---- this worker's own recent admissions ----
+
+    // What this worker admitted through Redis in the last window: its local bucket starts from
+    // them when Redis goes away, so its share counts what it already sent.
+    void remember_own(const QuotaKey& key, SystemTime now, const Demand& d) {
+        auto& q = own_recent_[key];
+        q.push_back({now, d});
+        while (!q.empty() && q.front().first <= now - kWindow) q.pop_front();
+    }
+
+    void seed_local(const QuotaKey& key, SystemTime now) {
+        if (!seeded_.insert(key).second) return;
+        for (const auto& [at, d] : own_recent_[key]) {
+            if (at <= now - kWindow) continue;
+            AdmitRequest seed;
+            seed.key = key;
+            seed.demand = d;
+            seed.now = at;   // no limits: always taken, at the time it was admitted
+            local_quota_->admit(seed);
+        }
     }
 
     // ---- remote operations ----
@@ -867,7 +955,9 @@ private:
                                 "Retry; if it persists, check that no other program writes nbcore's keys.");
                 continue;
             }
-            return admit_result(request, c.state, limits, r.get(), now);
+            AdmitResult out = admit_result(request, c.state, limits, r.get(), now);
+            if (out.ticket != 0) remember_own(request.key, now, request.demand);
+            return out;
         }
     }
 
@@ -922,7 +1012,8 @@ private:
         AdmitRequest local = request;
         local.now = now;
         local.configured = shared_limits(request.configured, state, request.demand, o_.fallback_share);
-        AdmitResult out = local_->admit(local);
+        seed_local(request.key, now);
+        AdmitResult out = local_quota_->admit(local);
         if (out.ticket != 0) {
             LocalAdmission a;
             a.id = next_id();
@@ -1066,7 +1157,10 @@ private:
     const std::string shown_;   // the URL as reports show it (no password)
     const RedisOptions o_;
     Connection conn_;
-    std::shared_ptr<StateBackend> local_;
+    std::shared_ptr<StateBackend> local_;         // cost holds made while Redis was away
+    std::shared_ptr<StateBackend> local_quota_;   // quota buckets while Redis is away
+    std::map<QuotaKey, std::deque<std::pair<SystemTime, Demand>>> own_recent_;
+    std::set<QuotaKey> seeded_;
     std::map<QuotaKey, Cached> cache_;
     std::map<std::int64_t, LocalAdmission> local_admissions_;   // by local (negative) ticket
     std::vector<LocalSpend> local_spend_;
