@@ -5,7 +5,8 @@
 // 300 per minute), then is measured for `--n` requests in two ways:
 //   admission  one admit() (with take), timed alone; its entry is released again, untimed, so the
 //              window keeps its size;
-//   request    everything a request does to the state: admit, reserve, settle, settle_cost.
+//   request    everything a request does to the state: admit, reserve, settle, settle_cost; the
+//              requests are spread over simulated time so that the minute keeps `--window` of them.
 // Figures: operations per second on one thread (1 / mean latency), mean, median and 99th
 // percentile latency.
 //
@@ -73,8 +74,12 @@ std::pair<Figures, Figures> measure(StateBackend& st, int n, int window) {
         admit_us.push_back(since_us(t));
         st.release(key, a.ticket);
     }
+    // Settled entries stay counted for their minute, so the requests are spread over simulated
+    // time: one every 60 s / window, and the minute holds `window` of them, as in the admissions.
+    const auto start = std::chrono::system_clock::now();
+    const auto step = std::chrono::milliseconds(60'000 / std::max(window, 1));
     for (int i = 0; i < n; ++i) {
-        const auto now = std::chrono::system_clock::now();
+        const auto now = start + step * (i + 1);
         auto t = Steady::now();
         auto a = st.admit(admission(key, now));
         ReserveRequest r;
