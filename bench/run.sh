@@ -9,7 +9,7 @@ runs=7
 [ "${1:-}" = "--quick" ] && runs=3
 scripts/install-deps --no-venv
 cmake -S . -B build -G Ninja -DNBCORE_BUILD_BENCH=ON >/dev/null
-cmake --build build -j"$(nproc)" --target bench_extract bench_validate bench_receive bench_inflight bench_burst bench_compose nbcore-emulator >/dev/null
+cmake --build build -j"$(nproc)" --target bench_extract bench_validate bench_receive bench_inflight bench_burst bench_compose bench_state nbcore-emulator >/dev/null
 echo "== (a) extraction: reply -> image bytes, no pixel decode"
 build/bench/bench_extract --runs "$runs"
 echo
@@ -24,6 +24,9 @@ build/bench/bench_inflight --emulator build/emulator/nbcore-emulator --requests 
 echo
 echo "== (f) compose operations (inpaint and cutout pixel work) on a 4K frame"
 build/bench/bench_compose --runs "$runs"
+echo
+echo "== (g) state operations per request: memory, SQLite, Redis on loopback"
+build/bench/bench_state
 echo
 echo "== (e) a burst of 3N requests against RPM = N (takes about 6 minutes: the quota is real time)"
 build/bench/bench_burst --emulator build/emulator/nbcore-emulator --rpm 10

@@ -14,13 +14,13 @@ failed=()
 scripts/install-deps || exit 1
 
 echo "== build (RelWithDebInfo)"
-cmake -S . -B build -G Ninja -DNBCORE_WERROR=ON -DNBCORE_BUILD_GIMP=ON >/dev/null && cmake --build build -j"$jobs" || exit 1
+cmake -S . -B build -G Ninja -DNBCORE_WERROR=ON -DNBCORE_BUILD_GIMP=ON -DNBCORE_WITH_REDIS=ON >/dev/null && cmake --build build -j"$jobs" || exit 1
 
 if [ "${NBCORE_TEST_SKIP_ASAN:-0}" != 1 ]; then
   echo "== build (ASan+UBSan)"
   # -O1: sanitizers need no optimisation off, and the pixel scans run several times faster.
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" \
-        -DCMAKE_C_FLAGS_DEBUG="-g -O1" -DNBCORE_SANITIZE=address,undefined -DNBCORE_BUILD_BENCH=OFF >/dev/null && cmake --build build-asan -j"$jobs" || exit 1
+        -DCMAKE_C_FLAGS_DEBUG="-g -O1" -DNBCORE_SANITIZE=address,undefined -DNBCORE_WITH_REDIS=ON -DNBCORE_BUILD_BENCH=OFF >/dev/null && cmake --build build-asan -j"$jobs" || exit 1
 fi
 
 if [ "${NBCORE_TEST_SKIP_TSAN:-0}" != 1 ]; then

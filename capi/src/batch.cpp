@@ -103,7 +103,7 @@ NBC_API(int) nbc_batch_client_new(nbc_batch_client** out, const nbc_batch_option
             if (o.prices_json) g.prices = q::PriceTable::from_json(o.prices_json);
             if (o.state_path) {
                 std::string p = o.state_path;
-                g.state = q::open_state_store(p.empty() || p == NBC_STATE_DEFAULT ? q::default_state_path() : p);
+                g.state = q::open_state(p.empty() || p == NBC_STATE_DEFAULT ? q::default_state_location() : p);
             }
             c.governor = q::Governor::create(std::move(g));
         }

@@ -108,7 +108,7 @@ nbcore::RouteConfig to_core_route(const nbc_route& caller, size_t index) {
 
 std::string state_path_of(const char* path) {
     std::string p = opt_str(path);
-    return p.empty() || p == NBC_STATE_DEFAULT ? nbcore::quota::default_state_path() : p;
+    return p.empty() || p == NBC_STATE_DEFAULT ? nbcore::quota::default_state_location() : p;
 }
 
 std::shared_ptr<nbcore::quota::Governor> to_governor(const nbc_client_options& o) {
@@ -131,7 +131,7 @@ std::shared_ptr<nbcore::quota::Governor> to_governor(const nbc_client_options& o
     g.caps.monthly_usd = cap(o.budget_monthly_usd, "budget_monthly_usd");
     g.caps.total_usd = cap(o.budget_total_usd, "budget_total_usd");
     if (o.prices_json) g.prices = q::PriceTable::from_json(o.prices_json);
-    if (o.state_path) g.state = q::open_state_store(state_path_of(o.state_path));
+    if (o.state_path) g.state = q::open_state(state_path_of(o.state_path));
     return q::Governor::create(std::move(g));
 }
 
@@ -497,7 +497,7 @@ NBC_API(int) nbc_state_usage(char** out, const char* state_path, int format) {
         nbcore::quota::StoreOptions so;
         so.create = false;   // reading usage never creates a state file
         auto path = state_path_of(state_path);
-        auto store = nbcore::quota::open_state_store(path, so);
+        auto store = nbcore::quota::open_state(path, so);
         *out = usage_string(store->snapshot(std::chrono::system_clock::now()), format);
     });
 }

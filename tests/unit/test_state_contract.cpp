@@ -1,5 +1,5 @@
-// The StateBackend contract: the memory backend and the SQLite store must answer every operation
-// alike. Each test runs once per backend (GENERATE), and a scripted sequence is compared across them.
+// The StateBackend contract: the memory backend, the SQLite store and Redis (when redis-server is
+// installed) must answer every operation alike. Each test runs once per backend (GENERATE), and a scripted sequence is compared across them.
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -37,7 +37,7 @@ const CapUsage& cap_usage(const UsageSnapshot& s, Period p) {
 }  // namespace
 
 TEST_CASE("state contract: admit takes a window entry only when it fits now", "[state][contract]") {
-    auto b = make_backend(GENERATE(as<std::string>{}, "memory", "sqlite"));
+    auto b = make_backend(GENERATE(from_range(backend_kinds())));
     INFO(b.kind);
     auto& st = *b.backend;
     const auto key = test_key();
@@ -77,7 +77,7 @@ TEST_CASE("state contract: admit takes a window entry only when it fits now", "[
 }
 
 TEST_CASE("state contract: release frees an entry, settle replaces the estimate", "[state][contract]") {
-    auto b = make_backend(GENERATE(as<std::string>{}, "memory", "sqlite"));
+    auto b = make_backend(GENERATE(from_range(backend_kinds())));
     INFO(b.kind);
     auto& st = *b.backend;
     const auto key = test_key();
@@ -116,7 +116,7 @@ TEST_CASE("state contract: release frees an entry, settle replaces the estimate"
 }
 
 TEST_CASE("state contract: requests per day reset at midnight Pacific", "[state][contract]") {
-    auto b = make_backend(GENERATE(as<std::string>{}, "memory", "sqlite"));
+    auto b = make_backend(GENERATE(from_range(backend_kinds())));
     INFO(b.kind);
     auto& st = *b.backend;
     const auto key = test_key();
@@ -137,7 +137,7 @@ TEST_CASE("state contract: requests per day reset at midnight Pacific", "[state]
 }
 
 TEST_CASE("state contract: 80% warnings are raised once per window", "[state][contract]") {
-    auto b = make_backend(GENERATE(as<std::string>{}, "memory", "sqlite"));
+    auto b = make_backend(GENERATE(from_range(backend_kinds())));
     INFO(b.kind);
     auto& st = *b.backend;
     const auto key = test_key();
@@ -157,7 +157,7 @@ TEST_CASE("state contract: 80% warnings are raised once per window", "[state][co
 }
 
 TEST_CASE("state contract: a 429 is learned, counted, drained and its entry released", "[state][contract]") {
-    auto b = make_backend(GENERATE(as<std::string>{}, "memory", "sqlite"));
+    auto b = make_backend(GENERATE(from_range(backend_kinds())));
     INFO(b.kind);
     auto& st = *b.backend;
     const auto key = test_key();
@@ -208,7 +208,7 @@ TEST_CASE("state contract: a 429 is learned, counted, drained and its entry rele
 }
 
 TEST_CASE("state contract: caps refuse before they are crossed, and holds count", "[state][contract][cost]") {
-    auto b = make_backend(GENERATE(as<std::string>{}, "memory", "sqlite"));
+    auto b = make_backend(GENERATE(from_range(backend_kinds())));
     INFO(b.kind);
     auto& st = *b.backend;
     const SystemTime t0 = base_now();
@@ -255,7 +255,7 @@ TEST_CASE("state contract: caps refuse before they are crossed, and holds count"
 }
 
 TEST_CASE("state contract: alerts at 50/80/100% once per period", "[state][contract][cost]") {
-    auto b = make_backend(GENERATE(as<std::string>{}, "memory", "sqlite"));
+    auto b = make_backend(GENERATE(from_range(backend_kinds())));
     INFO(b.kind);
     auto& st = *b.backend;
     const SystemTime t0 = base_now();
@@ -290,7 +290,7 @@ TEST_CASE("state contract: alerts at 50/80/100% once per period", "[state][contr
 }
 
 TEST_CASE("state contract: a hold past its lease is booked as spent", "[state][contract][cost]") {
-    auto b = make_backend(GENERATE(as<std::string>{}, "memory", "sqlite"));
+    auto b = make_backend(GENERATE(from_range(backend_kinds())));
     INFO(b.kind);
     auto& st = *b.backend;
     const SystemTime t0 = base_now();
@@ -315,7 +315,7 @@ TEST_CASE("state contract: a hold past its lease is booked as spent", "[state][c
 }
 
 TEST_CASE("state contract: snapshot reports keys, limits and spend", "[state][contract]") {
-    auto b = make_backend(GENERATE(as<std::string>{}, "memory", "sqlite"));
+    auto b = make_backend(GENERATE(from_range(backend_kinds())));
     INFO(b.kind);
     auto& st = *b.backend;
     const SystemTime t0 = base_now();
@@ -332,7 +332,8 @@ TEST_CASE("state contract: snapshot reports keys, limits and spend", "[state][co
 
     auto s = st.snapshot(t0 + 30s);
     CHECK(s.taken_at == t0 + 30s);
-    CHECK(s.location == (b.kind == "memory" ? std::string("memory") : b.dir->file("state.db")));
+    if (b.kind == "redis") CHECK(s.location == test_redis().url());
+    else CHECK(s.location == (b.kind == "memory" ? std::string("memory") : b.dir->file("state.db")));
     REQUIRE(s.keys.size() == 2);
     const auto& ku = s.keys[0].key == k0 ? s.keys[0] : s.keys[1];
     REQUIRE(ku.dimensions.size() == 4);
@@ -406,6 +407,11 @@ TEST_CASE("state contract: both backends give identical answers to one script", 
     const std::string a = run_script(*memory.backend);
     const std::string b = run_script(*sqlite.backend);
     CHECK(a == b);
+    for (const auto& kind : backend_kinds()) {
+        if (kind != "redis") continue;
+        auto redis = make_backend(kind);
+        CHECK(run_script(*redis.backend) == a);
+    }
     INFO(a);
     CHECK(a.find('R') != std::string::npos);
     CHECK(a.find('X') != std::string::npos);   // the script does reach the cap

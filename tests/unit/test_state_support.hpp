@@ -7,6 +7,7 @@
 
 #include "nbcore/state.hpp"
 #include "test_quota_support.hpp"
+#include "../support/redis_server.hpp"
 
 namespace quota_test {
 
@@ -24,11 +25,38 @@ struct BackendUnderTest {
     std::shared_ptr<StateBackend> backend;
 };
 
+// One redis-server for the whole test run, started on first use.
+inline nbcore_test::RedisServer& test_redis() {
+    static nbcore_test::RedisServer server;
+    return server;
+}
+
+// The backends every contract test runs against: memory, SQLite, and Redis when this build has it
+// and redis-server is installed (otherwise a warning says why it is left out).
+inline std::vector<std::string> backend_kinds() {
+    std::vector<std::string> kinds{"memory", "sqlite"};
+    if (!redis_supported()) return kinds;
+    if (!test_redis().available()) {
+        static bool warned = false;
+        if (!warned) WARN(nbcore_test::RedisServer::missing_message());
+        warned = true;
+        return kinds;
+    }
+    kinds.push_back("redis");
+    return kinds;
+}
+
 inline BackendUnderTest make_backend(const std::string& kind) {
     BackendUnderTest b;
     b.kind = kind;
     if (kind == "memory") {
         b.backend = make_memory_backend();
+    } else if (kind == "redis") {
+        // A fresh key prefix per backend: tests share the server, never each other's keys.
+        static int n = 0;
+        RedisOptions o;
+        o.prefix = "nbcore-test-" + std::to_string(::getpid()) + "-" + std::to_string(++n);
+        b.backend = open_redis_backend(test_redis().url(), o);
     } else {
         b.dir = std::make_unique<TempDir>();
         b.backend = open_state_store(b.dir->file("state.db"), fast_store());

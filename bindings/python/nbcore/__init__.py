@@ -239,13 +239,16 @@ class Client:
             sent. Alerts at 50/80/100% arrive as "budget_alert" events.
         state_path: where quota use, learned limits and spend are kept. None: in memory, this
             client only. A path: shared by every process naming it and kept across runs;
-            nbcore.DEFAULT_STATE is the default file (the one `nbcore usage` reads).
+            nbcore.DEFAULT_STATE is the default file (the one `nbcore usage` reads), or
+            $NBCORE_STATE when set. A "redis://[user:password@]host:port/db" URL: shared by
+            every worker on every machine naming it (docs/scaling.md).
         on_event: called with a dict per event ("kind": attempt_start, attempt_end,
             retry_scheduled, breaker, failover, downgrade, quota_wait, quota_warning,
-            budget_alert, done). It runs on the thread waiting for the request, with the GIL
+            budget_alert, prompt_warning, state, done). It runs on the thread waiting for the request, with the GIL
             held; an exception it raises cancels the request and is raised by that wait.
 
     Keyword-only extras:
+        state: the same as state_path, by its shorter name: Client(state="redis://host:6379/0").
         max_attempts: override the retry policy's number of attempts (including the first).
         deadline: default total seconds per request, across waits and attempts (None: none).
         attempt_timeout: seconds one attempt may take (None: chosen by image size).
@@ -277,7 +280,13 @@ class Client:
                  stream: bool = False, routes: Optional[Sequence[Route]] = None,
                  downgrade_on_timeout: bool = False, retry_budget: bool = True,
                  prices: Optional[Union[str, Dict[str, Any]]] = None,
-                 max_in_flight: Optional[int] = None, preflight: str = "off") -> None:
+                 max_in_flight: Optional[int] = None, preflight: str = "off",
+                 state: Optional[Union[str, "os.PathLike[str]"]] = None) -> None:
+        if state is not None:
+            if state_path is not None:
+                raise InvalidArgumentError("both state and state_path were given",  # noqa: F405
+                                           advice="Give one of them: state is another name for state_path.")
+            state_path = state
         if isinstance(retry, RetryPolicy):
             policy = retry
         elif isinstance(retry, str) and retry in _RETRY_NAMES:

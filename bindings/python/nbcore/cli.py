@@ -110,6 +110,8 @@ class EventPrinter:
             line = f"{t} {ev['message']}"
         elif kind in ("quota_warning", "budget_alert"):
             line = f"{t} warning: {ev['message']}"
+        elif kind == "state":
+            line = f"{t} {ev['message']}"
         elif kind == "prompt_warning":
             line = f"{t} warning: {ev['reason']}-risk prompt: {ev['message']}"
         else:
@@ -429,9 +431,10 @@ def add_quota_arguments(p: argparse.ArgumentParser) -> None:
         q.add_argument(f"--{k}", type=int, metavar="N", help=f"your own limit: {what}")
     for k in ("daily", "monthly", "total"):
         q.add_argument(f"--budget-{k}", type=float, metavar="USD", help=f"{k} spending cap in US dollars")
-    q.add_argument("--state", default=DEFAULT_STATE, metavar="PATH",
-                   help="state file shared with other runs and processes (default: the one "
-                        "`nbcore usage` reads); 'memory' keeps nothing")
+    q.add_argument("--state", default=DEFAULT_STATE, metavar="PATH|URL",
+                   help="state file shared with other runs and processes, or redis://host:port/db "
+                        "shared with workers on other machines (default: $NBCORE_STATE, else the "
+                        "file `nbcore usage` reads); 'memory' keeps nothing")
 
 
 def default_state_file() -> str:
@@ -445,6 +448,14 @@ def default_state_file() -> str:
 
 def cmd_usage(args: argparse.Namespace) -> int:
     path = None if args.state == DEFAULT_STATE else args.state
+    if path is None and os.environ.get("NBCORE_STATE"):
+        path = os.environ["NBCORE_STATE"]
+    if path is not None and path.startswith(("redis://", "rediss://")):
+        if args.json:
+            print(json.dumps(state_usage(path)))
+        else:
+            print(_nbcore.state_usage(path, 0), end="")
+        return 0
     if path is not None and not os.path.exists(path):
         raise InvalidArgumentError(
             f"no state file at {path}",

@@ -159,7 +159,7 @@ struct EventBridge {
             py::dict d;
             static const char* kinds[] = {"",          "attempt_start", "attempt_end",   "retry_scheduled",
                                           "done",      "breaker",       "failover",      "downgrade",
-                                          "quota_wait", "quota_warning", "budget_alert", "prompt_warning"};
+                                          "quota_wait", "quota_warning", "budget_alert", "prompt_warning", "state"};
             constexpr int kKinds = sizeof kinds / sizeof kinds[0];
             d["kind"] = (ev->kind >= 1 && ev->kind < kKinds) ? kinds[ev->kind] : "unknown";
             d["attempt"] = ev->attempt;

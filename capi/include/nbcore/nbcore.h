@@ -193,6 +193,8 @@ typedef struct nbc_client nbc_client;
 #define NBC_EVENT_BUDGET_ALERT   10   /* spend crossed `percent` (50, 80, 100) of a cap; message names it */
 #define NBC_EVENT_PROMPT_WARNING 11   /* the pre-flight check found the prompt risky: reason is the risk
                                          ("medium", "high"), message the reasons */
+#define NBC_EVENT_STATE          12   /* the shared quota state (Redis) changed health: reason is
+                                         "unreachable" or "reconciled", message says more */
 
 typedef struct nbc_event {
     uint32_t struct_size;
@@ -298,8 +300,10 @@ typedef struct nbc_client_options {
     double budget_total_usd;     /* for as long as the state lives */
     /* Where quota use, learned limits and spend live. NULL: in memory, this client only. A file
      * path: SQLite, shared by every process that names it and kept across runs (created 0600).
-     * NBC_STATE_DEFAULT or "": $NBCORE_STATE_FILE, else $XDG_STATE_HOME/nbcore/state.db, else
-     * ~/.local/state/nbcore/state.db. */
+     * "redis://[user:password@]host:port/db": Redis, shared by every worker on every machine
+     * naming it (docs/scaling.md; rediss:// is refused: no TLS in this build's hiredis).
+     * NBC_STATE_DEFAULT or "": $NBCORE_STATE (a path or URL), else $NBCORE_STATE_FILE, else
+     * $XDG_STATE_HOME/nbcore/state.db, else ~/.local/state/nbcore/state.db. */
     const char *state_path;
     const char *prices_json;     /* NULL: the built-in price table; else overrides (docs/quota-and-budget.md) */
     int32_t max_in_flight;       /* transfers at once for this client; 0: 64 */
@@ -403,7 +407,7 @@ NBC_API(double) nbc_result_cost_usd(const nbc_result *res);
 
 /* Each quota dimension used against its limit and spend against each cap, as text or JSON.
  * *out is a new string for nbc_string_free. From a client's state, or from a state file
- * (NULL or NBC_STATE_DEFAULT: the default path) without a client. */
+ * (NULL or NBC_STATE_DEFAULT: the default path) or a redis:// URL without a client. */
 NBC_API(int) nbc_client_usage(char **out, nbc_client *client, int format);
 NBC_API(int) nbc_state_usage(char **out, const char *state_path, int format);
 NBC_API(void) nbc_string_free(char *s);

@@ -40,6 +40,9 @@ enum class EventKind {
     BudgetAlert,        // spend crossed `percent` (50, 80, 100) of a cap; message names it
     PromptWarning,      // the pre-flight check found the prompt risky: `reason` is the risk
                         // ("medium", "high"), `message` the reasons (docs/prompt-analysis.md)
+    StateNotice,        // the shared quota state changed health: `reason` is "unreachable" (Redis
+                        // cannot be reached: local buckets at a share of each limit) or
+                        // "reconciled" (it is back, local use counted in); `message` says more
 };
 
 // The pre-flight prompt check (docs/prompt-analysis.md): Off; Warn: a PromptWarning event for a

@@ -81,6 +81,7 @@ public:
         MicroUsd estimate = 0;             // the worst-case cost of the attempt
         std::vector<Dimension> warnings;   // Admitted: dimensions that crossed 80% (once per window)
         std::vector<BudgetAlert> alerts;   // Admitted: caps whose 50/80/100% this reservation crossed
+        std::vector<StateNotice> notices;  // any kind: the state backend changed health (StateNotice)
     };
 
     // Quota first (taken only when the demand fits every dimension now), then the worst-case cost

@@ -31,12 +31,22 @@ struct AdmitRequest {
     bool take = true;           // false: only compute the fit, record nothing
 };
 
+// A shared store changed health: it became unreachable (work goes on from local buckets), or it
+// is back and what was done locally meanwhile was counted into it.
+struct StateNotice {
+    bool reachable = false;
+    std::string message;   // never shows a password
+};
+
 struct AdmitResult {
     Fit fit;
     std::int64_t ticket = 0;               // the recorded entry when taken (fit.verdict == Now)
     std::vector<Dimension> warnings;       // 80% crossings this admission caused (once each)
     std::vector<std::int64_t> used_after;  // per kDimensions, after the admission
     std::vector<std::optional<std::int64_t>> limits;   // per kDimensions, in force
+    // Changes of the backend's health since the last admission (a shared store became
+    // unreachable, or came back and was reconciled), in words for a StateNotice event.
+    std::vector<StateNotice> notices;
 };
 
 // What an attempt really used, from the reply.
@@ -171,5 +181,55 @@ std::string default_state_path();
 // (INVALID_ARG for a path that cannot be used, INTERNAL for a damaged or newer-format file).
 std::shared_ptr<StateBackend> open_state_store(const std::string& path = default_state_path(),
                                                const StoreOptions& options = {});
+
+// ---- shared state on Redis -------------------------------------------------------------------
+
+// A parsed `redis://[user:password@]host:port/db` (or `rediss://`, TLS).
+struct RedisUrl {
+    bool tls = false;
+    std::string user;
+    std::string password;
+    std::string host = "127.0.0.1";
+    int port = 6379;
+    int db = 0;
+};
+
+// True for a state location that names Redis (redis:// or rediss://), not a file.
+bool is_redis_url(std::string_view location) noexcept;
+// Pure. Throws Error INVALID_ARG (the message shows the URL redacted) for a malformed URL.
+RedisUrl parse_redis_url(std::string_view url);
+// The URL with its userinfo replaced by "***": what logs, errors, events and reports show.
+std::string redact_state_url(std::string_view location);
+
+struct RedisOptions {
+    // While Redis cannot be reached, admissions and reservations go to local buckets holding this
+    // share of each limit and cap in force (at least one request), so that N workers cut off at
+    // once stay within the whole when share <= 1/N. In (0, 1].
+    double fallback_share = 0.25;
+    Millis connect_timeout{500};
+    Millis command_timeout{2'000};
+    Millis reconnect_every{500};           // while down, how often an operation tries Redis again
+    std::string prefix = "nbcore";         // every key starts with "<prefix>:"
+};
+
+// State in one Redis server (or a Sentinel-managed primary; not Redis Cluster): admission and
+// reservation are one Lua script each (EVALSHA, EVAL on NOSCRIPT), one round trip per admission;
+// keys per credential fingerprint and model; windows expire by TTL, per-day counters at Pacific
+// midnight. Does not connect eagerly: an unreachable server at start is a fallback like any
+// other. Throws Error INVALID_ARG for a malformed URL, rediss:// (this build's hiredis has no
+// TLS), a share outside (0, 1], or a build without Redis support.
+std::shared_ptr<StateBackend> open_redis_backend(const std::string& url, const RedisOptions& options = {});
+bool redis_supported() noexcept;          // this build links hiredis
+
+// $NBCORE_STATE (a path or a redis:// URL), else default_state_path().
+std::string default_state_location();
+
+// NBCORE_STATE_FALLBACK_SHARE ("0.25" or "1/4") when set, else `otherwise`. Throws INVALID_ARG.
+double fallback_share_from_env(double otherwise);
+
+// A state location as users give it: a redis:// or rediss:// URL (its fallback share from
+// NBCORE_STATE_FALLBACK_SHARE when set), else a file path (SQLite).
+std::shared_ptr<StateBackend> open_state(const std::string& location, const StoreOptions& store = {},
+                                         const RedisOptions& redis = {});
 
 }  // namespace nbcore::quota

@@ -429,6 +429,12 @@ void JobState::on_admission_on_loop(std::optional<quota::Governor::Admission> a,
         fail_on_loop(std::move(*failure));
         return;
     }
+    for (auto& notice : a->notices) {
+        Event ev = event(EventKind::StateNotice);
+        ev.reason = notice.reachable ? "reconciled" : "unreachable";
+        ev.message = std::move(notice.message);
+        emit(std::move(ev));
+    }
     const auto now = std::chrono::steady_clock::now();
     const auto wall = core_->opt.clock->wall();
     switch (a->kind) {

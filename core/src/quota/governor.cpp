@@ -126,6 +126,7 @@ Governor::Admission Governor::admit(std::string_view credential_secret_or_pool, 
     q.now = now;
     q.take = true;
     AdmitResult qr = state().admit(q);
+    a.notices = std::move(qr.notices);
     a.fit = qr.fit;
     switch (qr.fit.verdict) {
     case Verdict::Later:

@@ -35,6 +35,10 @@ struct KeyRecord {
     Limits configured;   // as the last admission passed them (for reports)
 };
 
+// A key's learned state and configured limits as JSON text (the stores keep it as one value).
+std::string record_to_text(const KeyRecord& r);
+KeyRecord record_from_text(const std::string& text);   // throws nlohmann::json::exception
+
 struct StoredHold {
     std::int64_t id = 0;
     MicroUsd amount = 0;

@@ -1,0 +1,126 @@
+// The Redis state backend's own rules: state URLs (parsed, redacted, TLS refused), and what happens
+// when Redis cannot be reached: local buckets at a share of each limit, a notice, and every local
+// admission counted into Redis once when it returns.
+#include <catch2/catch.hpp>
+
+#include "test_state_support.hpp"
+
+using namespace quota_test;
+
+TEST_CASE("redis: state URLs are parsed, and passwords never shown", "[state][redis]") {
+    auto u = parse_redis_url("redis://user:s%40cret@db.internal:6380/3");
+    CHECK(!u.tls);
+    CHECK(u.user == "user");
+    CHECK(u.password == "s@cret");
+    CHECK(u.host == "db.internal");
+    CHECK(u.port == 6380);
+    CHECK(u.db == 3);
+    auto d = parse_redis_url("redis://localhost");
+    CHECK(d.host == "localhost");
+    CHECK(d.port == 6379);
+    CHECK(d.db == 0);
+    CHECK(parse_redis_url("redis://:pw@[::1]:7000/1").host == "::1");
+    CHECK(parse_redis_url("rediss://h:1/0").tls);
+
+    CHECK(redact_state_url("redis://user:s3cret@h:1/0") == "redis://***@h:1/0");
+    CHECK(redact_state_url("redis://h:1/0") == "redis://h:1/0");
+    CHECK(redact_state_url("/var/state.db") == "/var/state.db");
+    CHECK(is_redis_url("redis://h"));
+    CHECK(is_redis_url("rediss://h"));
+    CHECK_FALSE(is_redis_url("/tmp/redis://x"));
+
+    for (const char* bad : {"redis://u:pw@h:99999/0", "redis://u:pw@h:1/x", "redis://u:pw@h:1/0?ssl=1", "redis://u:p%zz@h"}) {
+        try {
+            parse_redis_url(bad);
+            FAIL("accepted " << bad);
+        } catch (const Error& e) {
+            CHECK(e.code() == Status::INVALID_ARG);
+            const std::string text = std::string(e.what()) + e.diagnosis().advice;
+            CHECK(text.find("pw") == std::string::npos);
+            CHECK(text.find("p%zz") == std::string::npos);
+            CHECK_FALSE(e.diagnosis().advice.empty());
+        }
+    }
+}
+
+TEST_CASE("redis: rediss:// is refused with what to do instead", "[state][redis]") {
+    if (!redis_supported()) return;
+    try {
+        open_redis_backend("rediss://user:hunter2@h:6380/0");
+        FAIL("rediss accepted");
+    } catch (const Error& e) {
+        CHECK(e.code() == Status::INVALID_ARG);
+        CHECK_THAT(e.what(), Catch::Contains("TLS"));
+        CHECK(std::string(e.what()).find("hunter2") == std::string::npos);
+        CHECK_THAT(e.diagnosis().advice, Catch::Contains("tunnel"));
+    }
+}
+
+TEST_CASE("redis: an outage falls back to a share of each limit and is reconciled once", "[state][redis]") {
+    if (!redis_supported()) return;
+    nbcore_test::RedisServer redis;
+    if (!redis.available()) {
+        WARN(nbcore_test::RedisServer::missing_message());
+        return;
+    }
+    RedisOptions o;
+    o.prefix = "nbcore-outage-" + std::to_string(::getpid());
+    o.reconnect_every = Millis(0);
+    o.fallback_share = 0.25;
+    const std::string url = "redis://someone:hunter2@127.0.0.1:" + std::to_string(redis.port()) + "/0";
+    // The server has no password: AUTH is refused. Use the plain URL, and check redaction apart.
+    auto st = open_redis_backend(redis.url(), o);
+    const auto key = test_key();
+    Limits l;
+    l.rpm = 8;
+    const SystemTime t0 = base_now();
+
+    // Two through Redis.
+    auto first = st->admit(admit_request(key, l, t0));
+    REQUIRE(first.fit.verdict == Verdict::Now);
+    CHECK(first.ticket > 0);
+    CHECK(first.notices.empty());
+    st->settle(key, first.ticket, QuotaActual{100, 1}, l, LearnConfig{}, t0);
+    REQUIRE(st->admit(admit_request(key, l, t0 + 1ms)).fit.verdict == Verdict::Now);
+
+    // Redis goes away: a local bucket of 8/4 = 2, counting this worker's own 2 admissions of
+    // the minute, so nothing more fits until they leave the window.
+    redis.stop();
+    auto refused = st->admit(admit_request(key, l, t0 + 2s));
+    CHECK(refused.fit.verdict == Verdict::Later);
+    CHECK(refused.fit.at == t0 + 60s);
+    REQUIRE(refused.notices.size() == 1);
+    CHECK_FALSE(refused.notices[0].reachable);
+    CHECK_THAT(refused.notices[0].message, Catch::Contains("1/4"));
+    // A minute on, two fit locally, the third waits.
+    auto l1 = st->admit(admit_request(key, l, t0 + 61s));
+    auto l2 = st->admit(admit_request(key, l, t0 + 61s + 1ms));
+    auto l3 = st->admit(admit_request(key, l, t0 + 61s + 2ms));
+    CHECK(l1.ticket < 0);
+    CHECK(l2.ticket < 0);
+    CHECK(l3.fit.verdict == Verdict::Later);
+    CHECK(l1.notices.empty());   // one notice per outage
+    st->settle(key, l1.ticket, QuotaActual{90, 1}, l, LearnConfig{}, t0 + 62s);
+
+    // Back: both local admissions are counted into Redis once, the unsettled one settles there.
+    redis.start();
+    auto back = st->admit(admit_request(key, l, t0 + 63s));
+    CHECK(back.fit.verdict == Verdict::Now);
+    REQUIRE(back.notices.size() == 1);
+    CHECK(back.notices[0].reachable);
+    CHECK_THAT(back.notices[0].message, Catch::Contains("2 admission(s)"));
+    st->settle(key, l2.ticket, QuotaActual{90, 1}, l, LearnConfig{}, t0 + 64s);
+    auto snap = st->snapshot(t0 + 64s);
+    REQUIRE(snap.keys.size() == 1);
+    // RPM over the last minute: the two local ones and the one just admitted.
+    CHECK(snap.keys[0].dimensions[0].used == 3);
+    // Today (the server restarted empty: no persistence in this test) holds what it saw since.
+    CHECK(snap.keys[0].dimensions[3].used == 3);
+    CHECK(snap.keys[0].unsettled == 1);
+
+    // A second backend (another worker) sees the same counts.
+    auto other = open_redis_backend(redis.url(), o);
+    CHECK(other->snapshot(t0 + 64s).keys[0].dimensions[0].used == 3);
+
+    CHECK(redact_state_url(url).find("hunter2") == std::string::npos);
+}
