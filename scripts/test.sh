@@ -52,14 +52,8 @@ if [ "${NBCORE_TEST_SKIP_TSAN:-0}" != 1 ]; then
   "${tsan_prefix[@]}" ctest --test-dir build-tsan --output-on-failure -L tsan || failed+=("ctest (TSan)")
 fi
 
-echo "== ctest"
-ctest --test-dir build --output-on-failure -j"$jobs" || failed+=("ctest")
-
-echo "== pytest"
-.venv/bin/python -m pytest -q tests/python || failed+=("pytest")
-
 if [ "${NBCORE_TEST_SKIP_FUZZ:-0}" != 1 ]; then
-  # Issue 9: each target at most a minute in CI; longer runs are for scripts/fuzz.sh by hand.
+  # Each target at most a minute here; longer runs are for scripts/fuzz.sh by hand.
   fuzz_seconds=${NBCORE_FUZZ_SECONDS:-20}
   [[ $fuzz_seconds =~ ^[0-9]+$ ]] && [ "$fuzz_seconds" -ge 1 ] || fuzz_seconds=20
   [ "$fuzz_seconds" -gt 60 ] && fuzz_seconds=60
@@ -68,6 +62,12 @@ if [ "${NBCORE_TEST_SKIP_FUZZ:-0}" != 1 ]; then
   NBCORE_FUZZ_SECONDS=$fuzz_seconds scripts/fuzz.sh || failed+=("fuzz")
   echo "fuzz stage: $((SECONDS - fuzz_start)) s"
 fi
+
+echo "== ctest"
+ctest --test-dir build --output-on-failure -j"$jobs" || failed+=("ctest")
+
+echo "== pytest"
+.venv/bin/python -m pytest -q tests/python || failed+=("pytest")
 
 if [ ${#failed[@]} -gt 0 ]; then exit 1; fi
 exit 0
