@@ -57,7 +57,7 @@ constexpr const char* kUsage =
     "  --version         the version\n"
     "\n"
     "The first line on stdout is the URL it listens on. Control routes: POST /_emulator/script,\n"
-    "POST /_emulator/reset, GET /_emulator/requests, GET /_emulator/health.\n";
+    "POST /_emulator/reset, GET /_emulator/requests, GET /_emulator/health, GET or POST /_emulator/quota.\n";
 
 struct CliError {
     std::string message;

@@ -51,6 +51,9 @@ public:
     std::optional<QuotaRefusal> admit(const std::string& caller, const std::string& model, QuotaCost cost,
                                       SteadyTime now, WallTime wall);
     void clear() { usage_.clear(); }
+    const QuotaLimits& limits() const { return limits_; }
+    // New limits from now on; what was counted stays (a limit turned off counts nothing new).
+    void set_limits(QuotaLimits limits) { limits_ = limits; }
 
 private:
     struct Admitted {

@@ -45,8 +45,8 @@ std::optional<Route> parse_control(std::string_view method, const std::vector<st
     r.api = Api::Control;
     r.rpc = Rpc::Control;
     r.control = std::string(p[1]);
-    bool post = r.control == "script" || r.control == "reset";
-    bool get = r.control == "requests" || r.control == "health";
+    bool post = r.control == "script" || r.control == "reset" || r.control == "quota";
+    bool get = r.control == "requests" || r.control == "health" || r.control == "quota";
     if ((post && method == "POST") || (get && method == "GET")) return r;
     return std::nullopt;
 }

@@ -145,7 +145,6 @@ struct Server::Impl {
         if (!opts.script_json.empty()) scheduler.load(parse_script(opts.script_json));
     }
 
-    QuotaLimits quota_limits() const { return {opts.rpm_limit, opts.tpm_limit, opts.ipm_limit, opts.rpd_limit}; }
     BatchHooks batch_hooks();
     Reply batch_reply(const Route& route, const httplib::Request& req);
     Reply answer_entry(const Route& route, std::string_view body, std::uint64_t n, const std::optional<ScriptEntry>& entry);
@@ -307,7 +306,6 @@ Reply Server::Impl::generate(const Route& route, const GenerateParams& params, s
 
 std::optional<Reply> Server::Impl::refuse_over_quota(const Route& route, const GenerateParams& params,
                                                      const Credentials& caller) {
-    if (!quota_limits().any()) return std::nullopt;
     const ModelInfo* info = find_model(params.model);
     QuotaCost cost;
     cost.input_tokens = params.prompt_text_tokens + params.input_images * (info ? info->input_image_tokens : 0);
@@ -480,6 +478,34 @@ Reply Server::Impl::handle_control(const Route& route, const httplib::Request& r
         counter = 0;
         batches.clear();
         return control_json(200, {{"ok", true}});
+    }
+    if (route.control == "quota") {
+        // GET: the limits in force. POST {"rpm": N, ...}: the limits named change (0 = off), the
+        // others stay; the counts stay too (reset clears them).
+        std::lock_guard lock(mu);
+        QuotaLimits l = quota.limits();
+        if (req.method == "POST") {
+            nlohmann::json body = nlohmann::json::parse(req.body.empty() ? std::string("{}") : req.body, nullptr, false);
+            std::string problem;
+            if (!body.is_object()) problem = "the body must be a JSON object such as {\"rpm\": 5}";
+            QuotaLimits next = l;
+            if (problem.empty()) {
+                for (const auto& [name, value] : body.items()) {
+                    int* slot = name == "rpm" ? &next.rpm : name == "tpm" ? &next.tpm : name == "ipm" ? &next.ipm
+                              : name == "rpd" ? &next.rpd : nullptr;
+                    if (!slot) problem = "unknown field \"" + name + "\"; known: rpm, tpm, ipm, rpd";
+                    else if (!value.is_number_integer() || value.get<long long>() < 0 || value.get<long long>() > 1000000000)
+                        problem = "\"" + name + "\" must be a whole number from 0 (off) to 1000000000";
+                    else *slot = value.get<int>();
+                    if (!problem.empty()) break;
+                }
+            }
+            if (!problem.empty())
+                return control_json(400, {{"error", {{"code", 400}, {"message", "quota: " + problem}, {"status", "INVALID_ARGUMENT"}}}});
+            quota.set_limits(next);
+            l = next;
+        }
+        return control_json(200, {{"ok", true}, {"rpm", l.rpm}, {"tpm", l.tpm}, {"ipm", l.ipm}, {"rpd", l.rpd}});
     }
     if (route.control == "requests") {
         Reply r;

@@ -243,3 +243,41 @@ TEST_CASE("quota: free and paid bodies classify with the right dimension and wai
         }
     }
 }
+
+TEST_CASE("quota: limits change at run time over /_emulator/quota; counts stay until a reset", "[quota][server]") {
+    auto clock = std::make_shared<nbcore::FakeClock>();
+    Emulator emu([&](auto& o) { o.clock = clock; });
+    auto now = body_json(get(emu.url("/_emulator/quota")));
+    CHECK(now == json{{"ok", true}, {"rpm", 0}, {"tpm", 0}, {"ipm", 0}, {"rpd", 0}});
+    // Off: nothing is counted.
+    for (int i = 0; i < 3; ++i) CHECK(emu.generate(kFlash, prompt_body("q")).status == 200);
+
+    auto set = post(emu.url("/_emulator/quota"), R"({"rpm": 2})");
+    REQUIRE(set.status == 200);
+    CHECK(body_json(set) == json{{"ok", true}, {"rpm", 2}, {"tpm", 0}, {"ipm", 0}, {"rpd", 0}});
+    CHECK(emu.generate(kFlash, prompt_body("q")).status == 200);
+    CHECK(emu.generate(kFlash, prompt_body("q")).status == 200);
+    auto over = emu.generate(kFlash, prompt_body("q"));
+    REQUIRE(over.status == 429);
+    CHECK(quota_ids(over) == std::vector<std::string>{"GenerateRequestsPerMinutePerProjectPerModel-FreeTier"});
+
+    // Another field leaves rpm alone; counts stay; 0 turns a limit off.
+    CHECK(body_json(post(emu.url("/_emulator/quota"), R"({"rpd": 100})"))["rpm"] == 2);
+    CHECK(emu.generate(kFlash, prompt_body("q")).status == 429);
+    CHECK(post(emu.url("/_emulator/quota"), R"({"rpm": 0, "rpd": 0})").status == 200);
+    CHECK(emu.generate(kFlash, prompt_body("q")).status == 200);
+    // Back on: the two admitted under the limit still fill the minute until a reset clears them.
+    CHECK(post(emu.url("/_emulator/quota"), R"({"rpm": 2})").status == 200);
+    CHECK(emu.generate(kFlash, prompt_body("q")).status == 429);
+    CHECK(post(emu.url("/_emulator/reset"), "").status == 200);
+    CHECK(emu.generate(kFlash, prompt_body("q")).status == 200);
+
+    // Bad bodies are refused with the reason, and change nothing.
+    for (const char* bad : {R"({"rpm": -1})", R"({"rpm": "5"})", R"({"rmp": 5})", R"([1])", "not json"}) {
+        auto r = post(emu.url("/_emulator/quota"), bad);
+        INFO(bad);
+        CHECK(r.status == 400);
+        CHECK_THAT(body_json(r)["error"]["message"].get<std::string>(), Catch::StartsWith("quota: "));
+    }
+    CHECK(body_json(get(emu.url("/_emulator/quota")))["rpm"] == 2);
+}
