@@ -38,41 +38,8 @@ struct Args {
     double go = 0;   // CLOCK_REALTIME seconds to send the first request at (0: at once)
 };
 
-double cpu_seconds() {
-    rusage ru{};
-    getrusage(RUSAGE_SELF, &ru);
-    auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
-    return s(ru.ru_utime) + s(ru.ru_stime);
-}
-
-// CPU seconds of this process's threads whose name starts with `prefix` (/proc/self/task).
-double threads_cpu(const std::string& prefix) {
-    double total = 0;
-    const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
-    DIR* d = opendir("/proc/self/task");
-    if (!d) return -1;
-    while (dirent* e = readdir(d)) {
-        if (e->d_name[0] == '.') continue;
-        const std::string base = std::string("/proc/self/task/") + e->d_name;
-        std::string comm;
-        std::getline(std::ifstream(base + "/comm"), comm);
-        if (comm.rfind(prefix, 0) != 0) continue;
-        std::ifstream f(base + "/stat");
-        std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-        auto close = all.rfind(')');
-        if (close == std::string::npos) continue;
-        std::vector<std::string> fields;
-        for (std::size_t pos = close + 2; pos < all.size();) {
-            auto sp = all.find(' ', pos);
-            fields.push_back(all.substr(pos, sp - pos));
-            if (sp == std::string::npos) break;
-            pos = sp + 1;
-        }
-        if (fields.size() > 12) total += (std::stod(fields[11]) + std::stod(fields[12])) / tick;
-    }
-    closedir(d);
-    return total;
-}
+using bench::process_cpu_seconds;
+using bench::thread_cpu_seconds;
 
 double epoch_now() {
     return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -152,7 +119,7 @@ int run(const Args& a) {
         const double wait = a.go - epoch_now();
         if (wait > 0) std::this_thread::sleep_for(std::chrono::duration<double>(wait));
     }
-    const double cpu0 = cpu_seconds(), worker0 = threads_cpu("nbcore-worker"), io0 = threads_cpu("nbcore-io");
+    const double cpu0 = process_cpu_seconds(), worker0 = thread_cpu_seconds("nbcore-worker"), io0 = thread_cpu_seconds("nbcore-io");
     const double start_epoch = epoch_now();
     const auto t0 = Steady::now();
     Tally t;
@@ -205,8 +172,8 @@ int run(const Args& a) {
         }
     }
     const double wall = std::chrono::duration<double>(Steady::now() - t0).count();
-    const double cpu = cpu_seconds() - cpu0;
-    const double worker = threads_cpu("nbcore-worker") - worker0, io = threads_cpu("nbcore-io") - io0;
+    const double cpu = process_cpu_seconds() - cpu0;
+    const double worker = thread_cpu_seconds("nbcore-worker") - worker0, io = thread_cpu_seconds("nbcore-io") - io0;
     std::printf("{\"client\":\"nbcore C++\",\"workload\":%s,\"ok\":%d,\"failed\":%d,\"errors\":%s,"
                 "\"wall_s\":%.4f,\"start_epoch\":%.4f,\"cpu_before_s\":%.4f,\"cpu_s\":%.4f,"
                 "\"decode_cpu_s\":%.4f,\"io_thread_cpu_s\":%.4f,\"rss_start_mb\":%.1f,\"image_bytes\":%lld,"

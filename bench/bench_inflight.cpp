@@ -43,44 +43,8 @@ constexpr const char* kKey = "bench-key-0001";
 using bench::reset_peak;
 using bench::status_kb;
 
-double process_cpu_seconds() {
-    rusage ru{};
-    getrusage(RUSAGE_SELF, &ru);
-    auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
-    return s(ru.ru_utime) + s(ru.ru_stime);
-}
-
-// CPU seconds of the threads named `name` (utime + stime from /proc/self/task/*/stat).
-double thread_cpu_seconds(const std::string& name) {
-    double total = 0;
-    const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
-    DIR* d = opendir("/proc/self/task");
-    if (!d) return -1;
-    while (dirent* e = readdir(d)) {
-        if (e->d_name[0] == '.') continue;
-        std::string base = std::string("/proc/self/task/") + e->d_name;
-        std::ifstream comm(base + "/comm");
-        std::string c;
-        std::getline(comm, c);
-        if (c != name) continue;
-        std::ifstream stat(base + "/stat");
-        std::string all((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-        auto close = all.rfind(')');
-        if (close == std::string::npos) continue;
-        // Fields after the command: state(3) ... utime(14) stime(15).
-        std::vector<std::string> fields;
-        std::size_t pos = close + 2;
-        while (pos < all.size()) {
-            auto sp = all.find(' ', pos);
-            fields.push_back(all.substr(pos, sp - pos));
-            if (sp == std::string::npos) break;
-            pos = sp + 1;
-        }
-        if (fields.size() > 12) total += (std::stod(fields[11]) + std::stod(fields[12])) / tick;
-    }
-    closedir(d);
-    return total;
-}
+using bench::process_cpu_seconds;
+using bench::thread_cpu_seconds;
 
 int thread_count() { return static_cast<int>(status_kb("Threads:")); }
 

@@ -2,7 +2,9 @@
 // process (so its CPU and memory are never counted as the client's).
 #pragma once
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -22,6 +25,45 @@ inline long status_kb(const char* field) {
     while (std::getline(f, line))
         if (line.rfind(field, 0) == 0) return std::strtol(line.c_str() + std::strlen(field) + 1, nullptr, 10);
     return -1;
+}
+
+// CPU seconds (user + system) of this whole process.
+inline double process_cpu_seconds() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+    return s(ru.ru_utime) + s(ru.ru_stime);
+}
+
+// CPU seconds of this process's threads named `name` (nbcore names its threads "nbcore-io" and
+// "nbcore-worker"): utime + stime from /proc/self/task/*/stat. -1 when /proc is not there.
+inline double thread_cpu_seconds(const std::string& name) {
+    double total = 0;
+    const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+    DIR* d = opendir("/proc/self/task");
+    if (!d) return -1;
+    while (dirent* e = readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        const std::string base = std::string("/proc/self/task/") + e->d_name;
+        std::string comm;
+        std::getline(std::ifstream(base + "/comm"), comm);
+        if (comm != name) continue;
+        std::ifstream f(base + "/stat");
+        std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+        auto close = all.rfind(')');
+        if (close == std::string::npos) continue;
+        // Fields after the command: state(3) ... utime(14) stime(15).
+        std::vector<std::string> fields;
+        for (std::size_t pos = close + 2; pos < all.size();) {
+            auto sp = all.find(' ', pos);
+            fields.push_back(all.substr(pos, sp - pos));
+            if (sp == std::string::npos) break;
+            pos = sp + 1;
+        }
+        if (fields.size() > 12) total += (std::stod(fields[11]) + std::stod(fields[12])) / tick;
+    }
+    closedir(d);
+    return total;
 }
 
 // Resets VmHWM to the current RSS, so the next reading is the peak of what follows.
