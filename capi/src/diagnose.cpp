@@ -9,27 +9,9 @@
 #include "guard.hpp"
 #include "nbcore/policy.hpp"
 #include "nbcore/redact.hpp"
+#include "nbcore/transport.hpp"
 
 namespace {
-
-// "Name: value" lines, separated by \n (a trailing \r is dropped).
-nbcore::net::Headers parse_headers(const char* text) {
-    nbcore::net::Headers out;
-    if (!text) return out;
-    std::string_view rest(text);
-    while (!rest.empty()) {
-        auto nl = rest.find('\n');
-        std::string_view line = rest.substr(0, nl);
-        rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        auto colon = line.find(':');
-        if (colon == std::string_view::npos || colon == 0) continue;
-        std::string_view value = line.substr(colon + 1);
-        while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-        out.emplace_back(std::string(line.substr(0, colon)), std::string(value));
-    }
-    return out;
-}
 
 // A body can quote the key it was sent with. nbc_diagnose is given no key, so it redacts the keys
 // this process would send (GOOGLE_API_KEY, GEMINI_API_KEY), as nbc_generate redacts the client's.
@@ -57,7 +39,7 @@ NBC_API(int) nbc_diagnose(nbc_error** out, int http_status, const char* body, si
         if (http_status < 100 || http_status > 599)
             nbcapi::invalid_arg("http_status " + std::to_string(http_status) + " is not an HTTP status (100..599)");
         auto d = nbcore::policy::diagnose(http_status, std::string_view(body ? body : "", body_len),
-                                          parse_headers(headers), std::chrono::system_clock::now());
+                                          nbcore::net::parse_header_lines(headers ? headers : ""), std::chrono::system_clock::now());
         redact_environment_keys(d);
         auto e = std::make_unique<nbc_error>();
         nbcapi::fill_error(*e, d);

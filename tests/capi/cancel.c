@@ -23,6 +23,7 @@
 
 #include <curl/curl.h>
 
+#include "emulator_control.h"
 #include "nbcore/nbcore.h"
 
 #define FLASH "gemini-2.5-flash-image"
@@ -45,48 +46,15 @@ static void sleep_ms(long ms) {
 
 /* ---- the emulator's control routes ---------------------------------------------------------- */
 
-typedef struct {
-    char *data;
-    size_t size;
-} buffer;
-
-static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata) {
-    buffer *b = userdata;
-    size_t n = size * nmemb;
-    char *grown = realloc(b->data, b->size + n + 1);
-    if (!grown) return 0;
-    memcpy(grown + b->size, ptr, n);
-    b->data = grown;
-    b->size += n;
-    b->data[b->size] = '\0';
-    return n;
-}
-
-/* GET (body NULL) or POST to /_emulator/<route>; returns the HTTP status, 0 on a transport failure. */
-static long control(const char *route, const char *body, buffer *out) {
-    char url[512];
-    snprintf(url, sizeof url, "%s/_emulator/%s", base_url, route);
-    CURL *h = curl_easy_init();
-    if (!h) return 0;
-    buffer ignored = {NULL, 0};
-    long status = 0;
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, out ? out : &ignored);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    if (body) curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    if (curl_easy_perform(h) == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(h);
-    free(ignored.data);
-    return status;
+static long control(const char *route, const char *body, control_reply *out) {
+    return emulator_control(base_url, route, body, out);
 }
 
 static void script(const char *json) { CHECK(control("script", json, NULL) == 200); }
 
 /* Entries in the emulator's request log: one per API request that reached it. */
 static int logged_requests(void) {
-    buffer b = {NULL, 0};
+    control_reply b = {NULL, 0};
     int count = -1;
     if (control("requests", NULL, &b) == 200 && b.data) {
         count = 0;

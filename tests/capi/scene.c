@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "emulator_control.h"
 #include "nbcore/nbcore.h"
 
 #define FLASH "gemini-2.5-flash-image"
@@ -22,22 +23,7 @@ static void on_event(const nbc_event *ev, void *payload) {
     if (ev->kind == NBC_EVENT_ATTEMPT_START) ++requests_sent;
 }
 
-static size_t discard(char *p, size_t size, size_t n, void *u) { (void)p; (void)u; return size * n; }
-
-static int post_script(const char *base, const char *json) {
-    char url[512];
-    snprintf(url, sizeof url, "%s/_emulator/script", base);
-    CURL *h = curl_easy_init();
-    if (!h) return 0;
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-    long status = 0;
-    CURLcode rc = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(h);
-    return rc == CURLE_OK && status == 200;
-}
+static int post_script(const char *base, const char *json) { return emulator_control(base, "script", json, NULL) == 200; }
 
 static nbc_scene *two_element_scene(void) {
     nbc_scene *s = NULL;

@@ -28,6 +28,7 @@
 
 #include <curl/curl.h>
 
+#include "emulator_control.h"
 #include "nbcore/nbcore.h"
 
 #define THREADS 8
@@ -94,44 +95,6 @@ static char *script_json(void) {
     }
     snprintf(s + len, cap - len, "], \"then\": \"pass\"}");
     return s;
-}
-
-/* ---- a little HTTP for the emulator's control routes (main thread only) -------------------- */
-
-typedef struct {
-    char *data;
-    size_t size;
-} buffer;
-
-static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata) {
-    buffer *b = userdata;
-    size_t n = size * nmemb;
-    char *grown = realloc(b->data, b->size + n + 1);
-    if (!grown) return 0;
-    memcpy(grown + b->size, ptr, n);
-    b->data = grown;
-    b->size += n;
-    b->data[b->size] = '\0';
-    return n;
-}
-
-/* GET (body NULL) or POST; returns the HTTP status, 0 on a transport failure. */
-static long http(const char *url, const char *body, buffer *out) {
-    CURL *h = curl_easy_init();
-    if (!h) return 0;
-    long status = 0;
-    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    if (body) curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    if (curl_easy_perform(h) == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(h);
-    return status;
 }
 
 /* Occurrences of needle in the haystack with all whitespace removed (the log is pretty-printed). */
@@ -474,11 +437,9 @@ int main(void) {
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
-    char control[512];
     char *script = script_json();
-    buffer reply = {NULL, 0};
-    snprintf(control, sizeof control, "%s/_emulator/script", url);
-    long status = script ? http(control, script, &reply) : 0;
+    control_reply reply = {NULL, 0};
+    long status = script ? emulator_control(url, "script", script, &reply) : 0;
     if (status != 200) {
         fprintf(stderr, "loading the script: HTTP %ld %s\n", status, reply.data ? reply.data : "");
         return 1;
@@ -579,10 +540,9 @@ int main(void) {
     CHECK(ev_start >= flash_attempts + THREADS * ROUNDS && ev_start <= flash_attempts + 2 * THREADS * ROUNDS);
 
     /* The server saw each Flash attempt once: no request was sent twice or lost. */
-    snprintf(control, sizeof control, "%s/_emulator/requests", url);
     reply.data = NULL;
     reply.size = 0;
-    status = http(control, NULL, &reply);
+    status = emulator_control(url, "requests", NULL, &reply);
     CHECK(status == 200 && reply.data != NULL);
     if (reply.data) {
         int seen_flash = count_compact(reply.data, "\"model\":\"" FLASH "\"");

@@ -23,6 +23,7 @@
 #include "nbcore/codec.hpp"
 #include "nbcore/nbcore.h"
 #include "nbcore/policy.hpp"
+#include "nbcore/transport.hpp"
 
 namespace {
 
@@ -81,21 +82,6 @@ Case parse_case(const std::uint8_t* data, std::size_t size) {
                                                                          : c.headers_text.find('\0'));
     c.body = rest;
     return c;
-}
-
-// The header lines as net::Headers, split the way the C ABI documents ("Name: value").
-nbcore::net::Headers headers_of(std::string_view text) {
-    nbcore::net::Headers out;
-    while (!text.empty()) {
-        std::string_view line = take_line(text);
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        auto colon = line.find(':');
-        if (colon == std::string_view::npos || colon == 0) continue;
-        std::string_view value = line.substr(colon + 1);
-        while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-        out.emplace_back(std::string(line.substr(0, colon)), std::string(value));
-    }
-    return out;
 }
 
 bool is_key_char(char c) {
@@ -193,7 +179,7 @@ void check_c_abi(const Case& c, const Diagnosis& d) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const Case c = parse_case(data, size);
-    const nbcore::net::Headers headers = headers_of(c.headers_text);
+    const nbcore::net::Headers headers = nbcore::net::parse_header_lines(c.headers_text);
 
     Diagnosis d = policy::diagnose(c.http_status, c.body, headers, c.now);
     check_diagnosis(d, c, headers);

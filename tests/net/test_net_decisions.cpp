@@ -24,6 +24,26 @@ TEST_CASE("header_value is case-insensitive and returns the first match", "[net]
     CHECK(header_value(h, "Content-Typ").empty());
 }
 
+TEST_CASE("parse_header_lines reads \"Name: value\" lines as nbc_diagnose documents them", "[net][pure]") {
+    struct Row {
+        const char* text;
+        Headers expected;
+    };
+    const Row rows[] = {
+        {"", {}},
+        {"Retry-After: 30", {{"Retry-After", "30"}}},
+        {"Retry-After: 30\r\nContent-Type:\tapplication/json\r\n",
+         {{"Retry-After", "30"}, {"Content-Type", "application/json"}}},
+        {"A:1\n\nB:  2 \n", {{"A", "1"}, {"B", "2 "}}},            // blank lines skipped; trailing blanks kept
+        {"no colon here\n: no name\nC:\n", {{"C", ""}}},            // nameless and colon-less lines ignored
+        {"X-Time: 12:30:00", {{"X-Time", "12:30:00"}}},               // only the first colon splits
+    };
+    for (const auto& row : rows) {
+        INFO(row.text);
+        CHECK(parse_header_lines(row.text) == row.expected);
+    }
+}
+
 TEST_CASE("every transport error kind has its own name", "[net][pure]") {
     std::set<std::string_view> names;
     for (int i = 0; i <= static_cast<int>(K::Other); ++i) {

@@ -23,6 +23,10 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 // Case-insensitive lookup; "" when absent.
 std::string_view header_value(const Headers& h, std::string_view name) noexcept;
 
+// "Name: value" lines separated by \n, as nbc_diagnose takes them: a trailing \r is dropped,
+// blanks after the colon are skipped, and lines without a name are ignored.
+Headers parse_header_lines(std::string_view text);
+
 struct Timeouts {
     std::chrono::milliseconds connect{10'000};
     std::chrono::milliseconds first_byte{0};   // 0 = none; request sent -> first reply byte

@@ -61,6 +61,22 @@ std::string_view header_value(const Headers& h, std::string_view name) noexcept 
     return {};
 }
 
+Headers parse_header_lines(std::string_view text) {
+    Headers out;
+    while (!text.empty()) {
+        auto nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        auto colon = line.find(':');
+        if (colon == std::string_view::npos || colon == 0) continue;
+        std::string_view value = line.substr(colon + 1);
+        while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+        out.emplace_back(std::string(line.substr(0, colon)), std::string(value));
+    }
+    return out;
+}
+
 std::string_view transport_error_name(TransportErrorKind k) noexcept {
     switch (k) {
         case TransportErrorKind::None: return "NONE";
