@@ -126,6 +126,32 @@ def test_inpaint_keeps_far_pixels_bit_identical(client_env, tmp_path, kind):
     assert len(r.attempts) == 1 and r.cost_usd > 0
 
 
+def test_the_inpaint_layer_over_the_input_gives_the_result(client_env):
+    img = _picture()
+    mask = numpy.zeros(img.shape[:2], dtype=numpy.uint8)
+    mask[60:100, 80:130] = 255
+    r = _client().inpaint(img, mask, "a yellow flower", grow=4, feather=6)
+    layer = r.inpaint_layer
+    assert isinstance(layer, nbcore.InpaintLayer)
+    px = layer.to_numpy()
+    assert px.shape == (layer.height, layer.width, 4) and len(layer.rgba) == layer.width * layer.height * 4
+    # The rectangle covers the mask; its alpha is full inside the mask and soft at the feather.
+    assert layer.x <= 80 and layer.y <= 60 and layer.x + layer.width >= 130 and layer.y + layer.height >= 100
+    alpha = px[..., 3]
+    assert (alpha[60 - layer.y:100 - layer.y, 80 - layer.x:130 - layer.x] == 255).all()
+    assert ((alpha > 0) & (alpha < 255)).any()
+    # Straight-alpha "over" in sRGB on the input reproduces the result's pixels.
+    a = alpha[..., None].astype(numpy.float64) / 255.0
+    under = img[layer.y:layer.y + layer.height, layer.x:layer.x + layer.width, :3].astype(numpy.float64)
+    over = px[..., :3] * a + under * (1.0 - a)
+    got = r.image.to_numpy(4)[layer.y:layer.y + layer.height, layer.x:layer.x + layer.width, :3]
+    assert numpy.abs(over - got).max() <= 1.0
+    # Results of other calls carry none; the layer survives pickling with its Result.
+    assert nbcore.Client(model=FLASH).generate("a wall").inpaint_layer is None
+    import pickle
+    assert pickle.loads(pickle.dumps(r)).inpaint_layer == layer
+
+
 def test_inpaint_argument_errors(client_env):
     client = _client()
     img = _picture()

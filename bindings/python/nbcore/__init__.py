@@ -25,7 +25,7 @@ from . import _nbcore
 from ._errors import *  # noqa: F401,F403  (the exception classes are part of the API)
 from ._errors import __all__ as _error_names
 from ._errors import DIMENSION_NAMES as _DIMENSIONS
-from ._types import (ELEMENT_MODES, Attempt, Diagnosis, Element, Image, ImageCheck, JobProgress,
+from ._types import (ELEMENT_MODES, Attempt, Diagnosis, Element, Image, ImageCheck, InpaintLayer, JobProgress,
                      PromptReport, Result, RetryPolicy, Route, SceneResult, SceneStage, SimplifyReport,
                      SimplifyStep, Usage, _Composite)
 
@@ -40,6 +40,7 @@ IMAGE_SIZES = ("1K", "2K", "4K")
 PREFLIGHT_MODES = ("off", "warn", "strict")
 
 __all__ = ["Client", "Job", "JobProgress", "RetryPolicy", "Route", "Result", "Image", "Pixels", "Attempt", "Usage", "ImageCheck", "check_image",
+           "InpaintLayer",
            "Diagnosis", "diagnose", "PromptReport", "analyze_prompt", "SimplifyReport", "SimplifyStep",
            "PREFLIGHT_MODES",
            "Element", "SceneStage", "SceneResult",
@@ -521,9 +522,10 @@ class Client:
             model, image_size, seed, deadline: as for generate().
 
         Returns a Result whose one image is the whole edited picture (PNG): every pixel the
-        grown, feathered mask does not reach is bit-identical to the input. Raises as generate()
-        does; an empty mask raises InvalidArgumentError. Blocks with the GIL released; Ctrl-C
-        cancels the request and raises KeyboardInterrupt within a fraction of a second.
+        grown, feathered mask does not reach is bit-identical to the input; its inpaint_layer is
+        the change alone (an InpaintLayer), for editors that keep edits on layers. Raises as
+        generate() does; an empty mask raises InvalidArgumentError. Blocks with the GIL released;
+        Ctrl-C cancels the request and raises KeyboardInterrupt within a fraction of a second.
         """
         rgba, width, height = _rgba_of(image, "image")
         grey, mw, mh = _mask_of(mask)
@@ -625,6 +627,7 @@ def _result_from(raw: Dict[str, Any]) -> Result:
         image_size=raw["image_size"],
         cost_usd=raw["cost_usd"],
         batch=raw["batch"],
+        inpaint_layer=InpaintLayer(**raw["inpaint_layer"]) if "inpaint_layer" in raw else None,
     )
 
 

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-__all__ = ["Attempt", "Image", "Result", "ImageCheck", "Usage", "RetryPolicy", "Diagnosis", "Route",
+__all__ = ["Attempt", "Image", "Result", "InpaintLayer", "ImageCheck", "Usage", "RetryPolicy", "Diagnosis", "Route",
            "JobProgress", "Element", "SceneStage", "SceneResult"]
 
 _PRESETS = {"interactive": 0, "patient": 1, "none": 2}
@@ -230,11 +230,47 @@ class Result:
     image_size: str = ""            # the size asked for (smaller than requested after a downgrade)
     cost_usd: float = 0.0           # what every attempt was billed, from usage and the price table
     batch: bool = False             # served by the Batch API (priced at the batch rate)
+    inpaint_layer: Optional["InpaintLayer"] = None   # from Client.inpaint(): the change as a layer
 
     @property
     def image(self) -> Image:
         """The first image (there is always at least one in a Result)."""
         return self.images[0]
+
+
+@dataclass(frozen=True)
+class InpaintLayer:
+    """What Client.inpaint() changed, as a layer of its own, for editors that keep edits on layers.
+
+        layer = client.inpaint("room.png", "mask.png", "a green armchair").inpaint_layer
+        canvas.alpha_composite(layer.to_pil(), (layer.x, layer.y))   # gives the result's image
+
+    RGBA over the rectangle that changed (x, y its top-left corner in the image): RGB the model's
+    answer as it was composited, A the blend alpha (the mask grown and feathered). Laid over the
+    input with straight-alpha "over" in sRGB it gives the Result's image.
+    """
+
+    x: int
+    y: int
+    width: int
+    height: int
+    rgba: bytes = field(repr=False)   # 4 * width bytes a row, rows top to bottom
+
+    def to_numpy(self) -> Any:
+        """The layer as a numpy uint8 array of shape (height, width, 4). Needs numpy."""
+        try:
+            import numpy
+        except ImportError:
+            raise ImportError("InpaintLayer.to_numpy() needs numpy: pip install numpy") from None
+        return numpy.frombuffer(self.rgba, dtype=numpy.uint8).reshape(self.height, self.width, 4).copy()
+
+    def to_pil(self) -> Any:
+        """The layer as an RGBA PIL.Image.Image. Needs Pillow."""
+        try:
+            from PIL import Image as _PIL  # type: ignore
+        except ImportError:
+            raise ImportError("InpaintLayer.to_pil() needs Pillow: pip install pillow") from None
+        return _PIL.frombytes("RGBA", (self.width, self.height), self.rgba)
 
 
 @dataclass(frozen=True)

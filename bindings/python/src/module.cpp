@@ -844,6 +844,23 @@ py::dict run_scene(std::shared_ptr<ClientHandle> client, std::optional<std::stri
     return scene_result_dict(res);
 }
 
+// The change of an inpaint as a layer of its own (nbc_result_inpaint_layer): where it sits and
+// its RGBA bytes, alpha the blend mask. Bytes, not Pixels, so a Result still pickles.
+py::dict inpaint_layer_dict(const nbc_result* res) {
+    int32_t x = 0, y = 0, width = 0, height = 0;
+    check(nbc_result_inpaint_layer(res, nullptr, 0, &x, &y, &width, &height));
+    std::string rgba(static_cast<std::size_t>(width) * static_cast<std::size_t>(height) * 4, '\0');
+    check(nbc_result_inpaint_layer(res, reinterpret_cast<uint8_t*>(rgba.data()), rgba.size(), &x, &y, &width,
+                                   &height));
+    py::dict d;
+    d["x"] = x;
+    d["y"] = y;
+    d["width"] = width;
+    d["height"] = height;
+    d["rgba"] = py::bytes(rgba);
+    return d;
+}
+
 py::dict inpaint(std::shared_ptr<ClientHandle> client, py::bytes rgba, int32_t width, int32_t height, py::bytes mask,
                  const std::string& prompt, std::optional<std::string> model, std::optional<std::string> image_size,
                  int grow, int feather, int colour_match, int context_px, std::optional<int64_t> seed,
@@ -879,7 +896,9 @@ py::dict inpaint(std::shared_ptr<ClientHandle> client, py::bytes rgba, int32_t w
             res = nullptr;
         });
     if (done.rc != NBC_OK) raise_error(done.error);
-    return result_dict(res);
+    py::dict out = result_dict(res);   // the result now belongs to out["handle"]
+    out["inpaint_layer"] = inpaint_layer_dict(res);
+    return out;
 }
 
 // ---- batch: a thin shell over the nbc_batch_* section ------------------------------------------
