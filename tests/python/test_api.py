@@ -29,8 +29,13 @@ def _png(width, height, pixel_fn):
             + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
-def test_version_matches_the_library():
-    assert nbcore.__version__ == "0.1.0"
+def test_version_matches_the_header_and_the_package():
+    import importlib.metadata
+    import pathlib
+    import re
+    header = pathlib.Path(__file__).resolve().parents[2] / "capi" / "include" / "nbcore" / "nbcore.h"
+    written = re.search(r'#define NBC_VERSION_STRING "([0-9.]+)"', header.read_text()).group(1)
+    assert nbcore.__version__ == written == importlib.metadata.version("nbcore")
 
 
 def test_generate_pro_returns_a_validated_image(client_env, tmp_path):

@@ -51,9 +51,9 @@ extern "C" {
 /* ---- version ----------------------------------------------------------------------------- */
 
 #define NBC_VERSION_MAJOR 0
-#define NBC_VERSION_MINOR 1
+#define NBC_VERSION_MINOR 2
 #define NBC_VERSION_PATCH 0
-#define NBC_VERSION_STRING "0.1.0"
+#define NBC_VERSION_STRING "0.2.0"
 #define NBC_VERSION_NUMBER (NBC_VERSION_MAJOR * 10000 + NBC_VERSION_MINOR * 100 + NBC_VERSION_PATCH)
 
 /* The library's version; compare with NBC_VERSION_NUMBER to catch header/library mismatches. */

@@ -146,7 +146,7 @@ struct BatchClient::Impl {
         req.body = std::move(body);
         req.timeouts = opt.timeouts;
         if (authenticate) auth->add_headers(req.headers);
-        req.headers.emplace_back("x-goog-api-client", "nbcore/0.1.0");
+        req.headers.emplace_back("x-goog-api-client", "nbcore/" NBCORE_VERSION_STRING);
         for (auto& h : headers) req.headers.push_back(std::move(h));
         CollectSink sink(cap);
         Http h;

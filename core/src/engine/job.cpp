@@ -638,7 +638,7 @@ void JobState::transmit_on_loop(net::HttpRequest http, std::optional<Diagnosis> 
         return;
     }
     http.headers.emplace_back("Content-Type", "application/json");
-    http.headers.emplace_back("x-goog-api-client", "nbcore/0.1.0");
+    http.headers.emplace_back("x-goog-api-client", "nbcore/" NBCORE_VERSION_STRING);
     http.headers.emplace_back("X-Server-Timeout", std::to_string(server_timeout_sent_.count() / 1000));
     auto secret = core_->routes[current_].auth->current_secret();
     if (!secret.empty()) last_secret_ = secret;

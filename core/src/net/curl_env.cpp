@@ -2,9 +2,8 @@
 
 #include <new>
 
-// The engine's version; the build may define it from the project version.
 #ifndef NBCORE_VERSION_STRING
-#define NBCORE_VERSION_STRING "0.1.0"
+#error "NBCORE_VERSION_STRING comes from the project version (core/CMakeLists.txt)"
 #endif
 
 namespace nbcore::net::detail {

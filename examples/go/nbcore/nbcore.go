@@ -34,7 +34,7 @@ import (
 // HeaderVersion is the NBC_VERSION_NUMBER of the nbcore.h this package was compiled against.
 const HeaderVersion = int(C.NBC_VERSION_NUMBER)
 
-// Version is the version of the libnbcore in use ("0.1.0").
+// Version is the version of the libnbcore in use, e.g. "0.2.0".
 func Version() string { return C.GoString(C.nbc_version_string()) }
 
 // Code is an nbcore status: OK or one of the NBC_E_* classes. Like syscall.Errno it is also an
