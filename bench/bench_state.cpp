@@ -10,7 +10,11 @@
 // Figures: operations per second on one thread (1 / mean latency), mean, median and 99th
 // percentile latency.
 //
-//   bench_state [--n 2000] [--window 250]
+// Then Redis admission against the window's size: for each of `--sizes`, a key whose window holds
+// that many entries, `--n` admissions timed alone as above, and the ratio of the largest window's
+// cost to the smallest's (the running sums keep it near 1: admission never reads the window).
+//
+//   bench_state [--n 2000] [--window 250] [--sizes 10,1000,10000]
 #include <unistd.h>
 
 #include <algorithm>
@@ -62,18 +66,25 @@ double since_us(Steady::time_point t) {
     return std::chrono::duration<double, std::micro>(Steady::now() - t).count();
 }
 
+// `n` admissions at `now`, each timed alone and released again, untimed, so the window keeps its size.
+Figures admissions(StateBackend& st, const QuotaKey& key, int n, const std::function<SystemTime()>& now) {
+    std::vector<double> us;
+    for (int i = 0; i < n; ++i) {
+        auto t = Steady::now();
+        auto a = st.admit(admission(key, now()));
+        us.push_back(since_us(t));
+        st.release(key, a.ticket);
+    }
+    return figures(us);
+}
+
 std::pair<Figures, Figures> measure(StateBackend& st, int n, int window) {
     const QuotaKey key = QuotaKey::of("bench-state-key-0001", "gemini-3-pro-image-preview");
     for (int i = 0; i < window; ++i) st.admit(admission(key, std::chrono::system_clock::now()));
-    std::vector<double> admit_us, request_us;
+    std::vector<double> request_us;
     BudgetCaps caps;
     caps.daily_usd = 1e6;
-    for (int i = 0; i < n; ++i) {
-        auto t = Steady::now();
-        auto a = st.admit(admission(key, std::chrono::system_clock::now()));
-        admit_us.push_back(since_us(t));
-        st.release(key, a.ticket);
-    }
+    const Figures admit = admissions(st, key, n, [] { return std::chrono::system_clock::now(); });
     // Settled entries stay counted for their minute, so the requests are spread over simulated
     // time: one every 60 s / window, and the minute holds `window` of them, as in the admissions.
     const auto start = std::chrono::system_clock::now();
@@ -93,7 +104,30 @@ std::pair<Figures, Figures> measure(StateBackend& st, int n, int window) {
         request_us.push_back(since_us(t));
         st.release(key, a.ticket);   // settled: a no-op, as in the engine
     }
-    return {figures(admit_us), figures(request_us)};
+    return {admit, figures(request_us)};
+}
+
+// Admission with `size` entries in the window, on simulated time so that filling a large window
+// never lets its first entries expire: the entries are spread over the 30 s before the instant
+// the admissions are made at.
+Figures by_window(StateBackend& st, int n, int size) {
+    const QuotaKey key = QuotaKey::of("bench-state-size-" + std::to_string(size), "gemini-3-pro-image-preview");
+    const SystemTime at = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+    const auto span = std::chrono::milliseconds(30'000);
+    for (int i = 0; i < size; ++i) st.admit(admission(key, at - span + span * i / size));
+    return admissions(st, key, n, [&] { return at; });
+}
+
+std::vector<int> sizes_of(const char* list) {
+    std::vector<int> out;
+    for (const char* p = list; *p;) {
+        char* end = nullptr;
+        const long v = std::strtol(p, &end, 10);
+        if (end == p) break;
+        out.push_back(static_cast<int>(v));
+        p = *end == ',' ? end + 1 : end;
+    }
+    return out;
 }
 
 void print(const char* name, const std::pair<Figures, Figures>& f) {
@@ -106,9 +140,11 @@ void print(const char* name, const std::pair<Figures, Figures>& f) {
 
 int main(int argc, char** argv) {
     int n = 2000, window = 250;
+    std::vector<int> sizes{10, 1'000, 10'000};
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!std::strcmp(argv[i], "--n")) n = std::atoi(argv[i + 1]);
         else if (!std::strcmp(argv[i], "--window")) window = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--sizes")) sizes = sizes_of(argv[i + 1]);
     }
     std::printf("bench_state: %d requests per backend, %d admissions already in the window, one thread\n\n", n, window);
     std::printf("%-28s %10s %9s %9s %9s   %10s %9s %9s %9s\n", "", "admit/s", "mean us", "p50 us", "p99 us",
@@ -135,7 +171,22 @@ int main(int argc, char** argv) {
         std::printf("redis: %s\n", nbcore_test::RedisServer::missing_message());
         return 0;
     }
-    print("redis (loopback)", measure(*open_redis_backend(redis.url()), n, window));
+    auto backend = open_redis_backend(redis.url());
+    print("redis (loopback)", measure(*backend, n, window));
     std::printf("\nrequest = admit + reserve + settle + settle_cost: the state operations of one request.\n");
+
+    if (sizes.empty()) return 0;
+    std::printf("\nredis admission against the window's size: %d admissions per size, one thread\n\n", n);
+    std::printf("%-28s %10s %9s %9s %9s\n", "entries in the window", "admit/s", "mean us", "p50 us", "p99 us");
+    std::vector<Figures> rows;
+    for (int size : sizes) {
+        rows.push_back(by_window(*backend, n, size));
+        const Figures& f = rows.back();
+        std::printf("%-28d %10.0f %9.1f %9.1f %9.1f\n", size, f.per_second, f.mean_us, f.p50_us, f.p99_us);
+    }
+    const auto lo = std::min_element(sizes.begin(), sizes.end()) - sizes.begin();
+    const auto hi = std::max_element(sizes.begin(), sizes.end()) - sizes.begin();
+    std::printf("\ncost with %d entries / cost with %d: mean x%.2f, p50 x%.2f, p99 x%.2f\n", sizes[hi], sizes[lo],
+                rows[hi].mean_us / rows[lo].mean_us, rows[hi].p50_us / rows[lo].p50_us, rows[hi].p99_us / rows[lo].p99_us);
     return 0;
 }

@@ -797,7 +797,7 @@ private:
         deferred_.clear();
         for (std::size_t i = 0; i < deferred.size(); ++i) {
             try {
-                apply(deferred[i], now);
+                apply(deferred[i]);
             } catch (const Unreachable&) {
                 deferred_.insert(deferred_.end(), deferred.begin() + static_cast<std::ptrdiff_t>(i), deferred.end());
                 throw;
@@ -832,7 +832,7 @@ private:
     void run_or_defer(const Deferred& op, SystemTime now) {
         if (reachable(now)) {
             try {
-                apply(op, now);
+                apply(op);
                 return;
             } catch (const Unreachable& u) {
                 went_down(u.why);
@@ -841,15 +841,14 @@ private:
         deferred_.push_back(op);
     }
 
-    void apply(const Deferred& op, SystemTime now) {
+    void apply(const Deferred& op) {
         if (op.kind == Deferred::Release) {
             conn_.eval(scripts().release, {key_prefix(op.key)}, {std::to_string(op.ticket)});
             return;
         }
         Reply r = conn_.eval(scripts().settle, {key_prefix(op.key)},
                              {std::to_string(op.ticket), std::to_string(std::max<std::int64_t>(0, op.actual.input_tokens)),
-                              std::to_string(std::max<std::int64_t>(0, op.actual.images)),
-                              std::to_string(epoch_ms(now)), std::to_string(kWindowMs)});
+                              std::to_string(std::max<std::int64_t>(0, op.actual.images))});
         if (int_at(r.get(), 0) != 1) return;
         // Additive increase applies only where a guessed (adaptive) limit exists.
         const Demand d{int_at(r.get(), 1), op.actual.input_tokens, op.actual.images};

@@ -9,6 +9,12 @@
 //                  index makes the three checks one pass. Expires (TTL) a window after the last
 //                  admission.
 //   K:e            hash ticket -> "at requests tokens images settled day": the entry's amounts
+//   K:sum          hash r, t, i: the running sums of K:w's entries (requests, tokens, images), so
+//                  that admission costs the same with ten entries in the window or ten thousand.
+//                  Changed with K:w, in the same script: + on admit and import, actual - estimate
+//                  on settle, - on release and for each entry leaving the window (read once, as it
+//                  leaves). Exists exactly while K:w does, with K:w's TTL; a missing one (keys of
+//                  an older version, or evicted) is rebuilt from the entries once.
 //   K:d:<day ms>   requests admitted on that Pacific day (RPD); expires at the next Pacific midnight
 //   K:seq          ticket counter
 //   K:rec, K:ver   learned state (JSON, as the SQLite store keeps it) and its version; the client
@@ -25,7 +31,7 @@
 
 namespace nbcore::quota::detail::lua {
 
-// Shared by the quota scripts: parse an entry "at req tok img settled day".
+// Shared by the quota scripts: entries, the window's running sums, trimming and releasing.
 inline constexpr const char* kEntryParse = R"lua(
 local function parse_entry(e)
   local at, r, t, i, s, d = string.match(e, '^(%-?%d+) (%d+) (%d+) (%d+) (%d) (%-?%d+)$')
@@ -43,12 +49,97 @@ local function entries_of(K, tickets)
   end
   return out
 end
+-- What a window entry counts: its amounts, or one request when they are gone (as it always has),
+-- the same rule wherever the sums are added to, taken from or rebuilt, so they never drift.
+local function window_amounts(e)
+  if not e then return 1, 0, 0 end
+  local _, r, t, i = parse_entry(e)
+  return r, t, i
+end
+local function write_sums(K, s)
+  -- K:w is gone once its last entry is: so are its sums.
+  if redis.call('EXISTS', K .. ':w') == 0 then
+    redis.call('DEL', K .. ':sum')
+    s[1], s[2], s[3] = 0, 0, 0
+    return
+  end
+  redis.call('HSET', K .. ':sum', 'r', string.format('%d', s[1]), 't', string.format('%d', s[2]),
+             'i', string.format('%d', s[3]))
+end
+-- The running sums of K:w {requests, tokens, images}; rebuilt from the entries (once, O(entries))
+-- when K:sum is missing.
+local function window_sums(K)
+  if redis.call('EXISTS', K .. ':w') == 0 then
+    redis.call('DEL', K .. ':sum')
+    return {0, 0, 0}
+  end
+  local got = redis.call('HMGET', K .. ':sum', 'r', 't', 'i')
+  if got[1] and got[2] and got[3] then return {tonumber(got[1]), tonumber(got[2]), tonumber(got[3])} end
+  local s = {0, 0, 0}
+  local tickets = redis.call('ZRANGE', K .. ':w', 0, -1)
+  local es = entries_of(K, tickets)
+  for n = 1, #tickets do
+    local r, t, i = window_amounts(es[n])
+    s[1], s[2], s[3] = s[1] + r, s[2] + t, s[3] + i
+  end
+  write_sums(K, s)
+  local ttl = redis.call('PTTL', K .. ':w')
+  if ttl > 0 then redis.call('PEXPIRE', K .. ':sum', ttl) end
+  return s
+end
+-- Adds (r, t, i) to the sums s (read by window_sums in this script, before K:w changed) and
+-- stores them. A sum below zero can only come from keys changed behind the scripts' back: recount.
+local function add_sums(K, s, r, t, i)
+  s[1], s[2], s[3] = s[1] + r, s[2] + t, s[3] + i
+  if s[1] < 0 or s[2] < 0 or s[3] < 0 then
+    redis.call('DEL', K .. ':sum')
+    local fresh = window_sums(K)
+    s[1], s[2], s[3] = fresh[1], fresh[2], fresh[3]
+    return
+  end
+  write_sums(K, s)
+end
+-- The entries of K:w at or before `from` (they have left the window by the caller's clock) and
+-- what they count together.
+local function expired(K, from)
+  local gone = redis.call('ZRANGEBYSCORE', K .. ':w', '-inf', from)
+  local es = entries_of(K, gone)
+  local sum = {0, 0, 0}
+  for n = 1, #gone do
+    local r, t, i = window_amounts(es[n])
+    sum[1], sum[2], sum[3] = sum[1] + r, sum[2] + t, sum[3] + i
+  end
+  return gone, es, sum
+end
+-- Drops the entries at or before `from` from the window, taking each from the sums as it leaves
+-- (each entry leaves once, so this is amortized O(log n) per call). A settled entry is done with
+-- (its day counter keeps it); an unsettled one stays in K:e until it is settled or released, so a
+-- release can still give its day back. Returns the sums of what is left.
+local function trim_window(K, from)
+  local s = window_sums(K)
+  local gone, es, sum = expired(K, from)
+  if #gone == 0 then return s end
+  for n = 1, #gone do
+    if es[n] then
+      local _, _, _, _, settled = parse_entry(es[n])
+      if settled then redis.call('HDEL', K .. ':e', gone[n]) end
+    end
+  end
+  redis.call('ZREMRANGEBYSCORE', K .. ':w', '-inf', from)
+  add_sums(K, s, -sum[1], -sum[2], -sum[3])
+  return s
+end
 local function release_entry(K, ticket)
   local e = redis.call('HGET', K .. ':e', ticket)
   if not e then return 0 end
   local at, r, t, i, settled, day = parse_entry(e)
   if settled then return 0 end
-  redis.call('ZREM', K .. ':w', ticket)
+  -- Only an entry still in K:w is in the sums (one that left the window was taken out then).
+  if redis.call('ZSCORE', K .. ':w', ticket) then
+    local s = window_sums(K)
+    redis.call('ZREM', K .. ':w', ticket)
+    add_sums(K, s, -r, -t, -i)
+  end
   redis.call('HDEL', K .. ':e', ticket)
   local dk = K .. ':d:' .. day
   if redis.call('EXISTS', dk) == 1 then redis.call('DECRBY', dk, r) end
@@ -68,53 +159,48 @@ local K = KEYS[1]
 local ver = redis.call('GET', K .. ':ver') or '0'
 if ver ~= ARGV[13] then return {0, ver, redis.call('GET', K .. ':rec') or ''} end
 local now, win = tonumber(ARGV[1]), tonumber(ARGV[17])
-local from = now - win
--- Entries leaving the window: a settled one is done with (its day counter keeps it); an unsettled
--- one stays in K:e until it is settled or released, so a release can still give its day back.
-for _, t in ipairs(redis.call('ZRANGEBYSCORE', K .. ':w', '-inf', from)) do
-  local e = redis.call('HGET', K .. ':e', t)
-  if e then
-    local _, _, _, _, settled = parse_entry(e)
-    if settled then redis.call('HDEL', K .. ':e', t) end
-  end
-end
-redis.call('ZREMRANGEBYSCORE', K .. ':w', '-inf', from)
 local demand = {tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[2])}
-local m = redis.call('ZRANGEBYSCORE', K .. ':w', '(' .. from, '+inf', 'WITHSCORES')
-local tickets = {}
-for j = 1, #m, 2 do tickets[#tickets + 1] = m[j] end
-local es = entries_of(K, tickets)
-local ats, amt, used = {}, {{}, {}, {}}, {0, 0, 0, 0}
-for j = 1, #m, 2 do
-  local e = es[(j + 1) / 2]
-  local r, t, i = 1, 0, 0
-  if e then
-    local _
-    _, r, t, i = parse_entry(e)
+local lims = {tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])}
+-- When each dimension in `over` has room for the demand: entries leave the window in time order,
+-- each a window after it was admitted. Only this answer walks entries, oldest first, in chunks
+-- that grow, and only until every one fits. After the trim every entry of K:w is in the window,
+-- so rank ranges walk it (O(log n + chunk) each; a score range with LIMIT offset costs O(offset)).
+local function room_at(used, over)
+  local at, u, pending = {}, {used[1], used[2], used[3]}, 0
+  for d = 1, 3 do if over[d] then pending = pending + 1 end end
+  local first, size = 0, 64
+  while pending > 0 do
+    local m = redis.call('ZRANGE', K .. ':w', first, first + size - 1, 'WITHSCORES')
+    if #m == 0 then break end
+    local tickets = {}
+    for j = 1, #m, 2 do tickets[#tickets + 1] = m[j] end
+    local es = entries_of(K, tickets)
+    for n = 1, #tickets do
+      local a = {window_amounts(es[n])}
+      for d = 1, 3 do
+        if over[d] and not at[d] then
+          u[d] = u[d] - a[d]
+          if u[d] + demand[d] <= lims[d] then at[d], pending = tonumber(m[2 * n]) + win, pending - 1 end
+        end
+      end
+      if pending == 0 then break end
+    end
+    first, size = first + #tickets, math.min(size * 2, 1024)
   end
-  local n = #ats + 1
-  ats[n] = tonumber(m[j + 1])
-  amt[1][n], amt[2][n], amt[3][n] = r, t, i
-  used[1], used[2], used[3] = used[1] + r, used[2] + t, used[3] + i
+  return at
 end
+local sums = trim_window(K, now - win)
+local used = {sums[1], sums[2], sums[3], 0}
 local dayk = K .. ':d:' .. ARGV[15]
 used[4] = tonumber(redis.call('GET', dayk) or '0')
 local midnight = tonumber(ARGV[16])
+local over = {}
+for d = 1, 4 do over[d] = lims[d] >= 0 and used[d] + demand[d] > lims[d] end
+local room = (over[1] or over[2] or over[3]) and room_at(used, over) or {}
 local best, binding, drained = now, 0, 0
 for d = 1, 4 do
-  local lim, at = tonumber(ARGV[4 + d]), now
-  if lim >= 0 and used[d] + demand[d] > lim then
-    if d == 4 then
-      at = midnight
-    else
-      -- Entries leave the window in time order, each a window after it was admitted.
-      local u = used[d]
-      for n = 1, #ats do
-        u = u - amt[d][n]
-        if u + demand[d] <= lim then at = ats[n] + win; break end
-      end
-    end
-  end
+  local at = now
+  if over[d] then at = (d == 4) and midnight or room[d] or now end
   local dr, is_dr = tonumber(ARGV[8 + d]), 0
   if dr > at then at, is_dr = dr, 1 end
   if at > best then best, binding, drained = at, d, is_dr end
@@ -125,15 +211,17 @@ end
 local ticket = redis.call('INCR', K .. ':seq')
 redis.call('ZADD', K .. ':w', now, ticket)
 redis.call('HSET', K .. ':e', ticket, string.format('%d %d %d %d 0 %s', now, demand[1], demand[2], demand[3], ARGV[15]))
+add_sums(K, sums, demand[1], demand[2], demand[3])
 redis.call('INCRBY', dayk, demand[1])
 redis.call('PEXPIRE', dayk, math.max(1, midnight - now))
 redis.call('PEXPIRE', K .. ':w', win + 1000)
+redis.call('PEXPIRE', K .. ':sum', win + 1000)
 redis.call('PEXPIRE', K .. ':e', 26 * 3600 * 1000)
 redis.call('SADD', KEYS[2], ARGV[18])
 redis.call('SET', K .. ':conf', ARGV[19])
 local warned = {0, 0, 0, 0}
 for d = 1, 4 do
-  local lim = tonumber(ARGV[4 + d])
+  local lim = lims[d]
   if lim > 0 and (used[d] + demand[d]) * 100 >= lim * 80 then
     -- Once per window (per Pacific day for RPD), by the callers' clock; the TTL only tidies up.
     local wk = K .. ':warn:' .. d
@@ -148,7 +236,7 @@ end
 return {1, 0, now, 0, 0, ticket, used[1], used[2], used[3], used[4], warned[1], warned[2], warned[3], warned[4]}
 )lua";
 
-// KEYS[1] = K. ARGV: 1 ticket, 2 tokens, 3 images, 4 now, 5 window ms.
+// KEYS[1] = K. ARGV: 1 ticket, 2 tokens, 3 images.
 // Returns {1, requests} when the entry was settled now, {0} otherwise.
 inline constexpr const char* kSettle = R"lua(
 local K = KEYS[1]
@@ -156,10 +244,16 @@ local e = redis.call('HGET', K .. ':e', ARGV[1])
 if not e then return {0} end
 local at, r, t, i, settled, day = parse_entry(e)
 if settled then return {0} end
-if at <= tonumber(ARGV[4]) - tonumber(ARGV[5]) then
-  redis.call('HDEL', K .. ':e', ARGV[1])
+local tokens, images = tonumber(ARGV[2]), tonumber(ARGV[3])
+if redis.call('ZSCORE', K .. ':w', ARGV[1]) then
+  -- Still in the window: the actual amounts replace the estimate there and in the sums (read
+  -- before the entry changes, in case they are rebuilt).
+  local s = window_sums(K)
+  redis.call('HSET', K .. ':e', ARGV[1], string.format('%d %d %d %d 1 %s', at, r, tokens, images, day))
+  add_sums(K, s, 0, tokens - t, images - i)
 else
-  redis.call('HSET', K .. ':e', ARGV[1], string.format('%d %d %d %d 1 %s', at, r, tonumber(ARGV[2]), tonumber(ARGV[3]), day))
+  -- It has left the window (its day counter keeps it): nothing more counts it.
+  redis.call('HDEL', K .. ':e', ARGV[1])
 end
 return {1, r}
 )lua";
@@ -173,19 +267,11 @@ return release_entry(KEYS[1], ARGV[1])
 // Returns {version, record, used RPM, TPM, IPM, requests today}.
 inline constexpr const char* kRead = R"lua(
 local K = KEYS[1]
-local from = tonumber(ARGV[1]) - tonumber(ARGV[2])
-local used = {0, 0, 0}
-local tickets = redis.call('ZRANGEBYSCORE', K .. ':w', '(' .. from, '+inf')
-local es = entries_of(K, tickets)
-for n = 1, #tickets do
-  local e = es[n]
-  if e then
-    local _, r, tk, i = parse_entry(e)
-    used[1], used[2], used[3] = used[1] + r, used[2] + tk, used[3] + i
-  else
-    used[1] = used[1] + 1
-  end
-end
+-- The sums less what has left the window by this clock; nothing is removed here (a report may
+-- come with any clock, tests' simulated ones included): the next admission trims.
+local used = window_sums(K)
+local _, _, gone = expired(K, tonumber(ARGV[1]) - tonumber(ARGV[2]))
+for d = 1, 3 do used[d] = used[d] - gone[d] end
 return {redis.call('GET', K .. ':ver') or '0', redis.call('GET', K .. ':rec') or '',
         used[1], used[2], used[3], tonumber(redis.call('GET', K .. ':d:' .. ARGV[3]) or '0')}
 )lua";
@@ -223,8 +309,11 @@ if in_window or (today and ARGV[5] == '0') then
   redis.call('PEXPIRE', K .. ':e', 26 * 3600 * 1000)
 end
 if in_window then
+  local s = window_sums(K)
   redis.call('ZADD', K .. ':w', at, ticket)
+  add_sums(K, s, tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
   redis.call('PEXPIRE', K .. ':w', win + 1000)
+  redis.call('PEXPIRE', K .. ':sum', win + 1000)
 end
 if today then
   local dk = K .. ':d:' .. ARGV[6]
