@@ -2,6 +2,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstddef>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -30,6 +31,8 @@ constexpr std::size_t kClientOptionsV1 = offsetof(nbc_client_options, tier);
 constexpr std::size_t kClientOptionsV3 = offsetof(nbc_client_options, location) + sizeof(const char*);
 // The layout that added preflight ends after it.
 constexpr std::size_t kClientOptionsV4 = offsetof(nbc_client_options, preflight) + sizeof(int32_t);
+// The layout that added state_fallback_share ends after it.
+constexpr std::size_t kClientOptionsV5 = offsetof(nbc_client_options, state_fallback_share) + sizeof(double);
 
 std::string opt_str(const char* s) { return s ? std::string(s) : std::string(); }
 
@@ -131,7 +134,15 @@ std::shared_ptr<nbcore::quota::Governor> to_governor(const nbc_client_options& o
     g.caps.monthly_usd = cap(o.budget_monthly_usd, "budget_monthly_usd");
     g.caps.total_usd = cap(o.budget_total_usd, "budget_total_usd");
     if (o.prices_json) g.prices = q::PriceTable::from_json(o.prices_json);
-    if (o.state_path) g.state = q::open_state(state_path_of(o.state_path));
+    // Checked with or without a state: a bad value is a mistake wherever it is given.
+    const double share = o.state_fallback_share;
+    if (!(share >= 0 && share <= 1)) {
+        char shown[32];
+        std::snprintf(shown, sizeof shown, "%g", share);
+        invalid_arg(std::string("nbc_client_options.state_fallback_share is ") + shown +
+                    "; use a share in (0, 1] (1/N for N workers), or 0 for $NBCORE_STATE_FALLBACK_SHARE, else 0.25");
+    }
+    if (o.state_path) g.state = q::open_state(state_path_of(o.state_path), {}, {}, share);
     return q::Governor::create(std::move(g));
 }
 
@@ -272,6 +283,7 @@ NBC_API(int) nbc_client_new(nbc_client** out, const nbc_client_options* opts) {
                 o.location = nullptr;
             }
             if (opts->struct_size < kClientOptionsV4) o.preflight = NBC_PREFLIGHT_OFF;
+            if (opts->struct_size < kClientOptionsV5) o.state_fallback_share = 0.0;
         }
         auto c = std::make_unique<nbc_client>();
         c->client = std::make_unique<nbcore::Client>(to_core_options(o));

@@ -136,6 +136,19 @@ int main(void) {
         bad.preflight = 5;
         INVALID(nbc_client_new(&c, &bad), "preflight");
         bad.preflight = NBC_PREFLIGHT_OFF;
+        {
+            /* The Redis fallback share: refused outside [0, 1] (and NaN) with the valid range named,
+             * with or without a state: 0 / 0 is NaN without <math.h>. */
+            volatile double zero = 0.0;
+            const double shares[] = {-0.25, 1.5, zero / zero};
+            size_t i;
+            for (i = 0; i < sizeof shares / sizeof shares[0]; ++i) {
+                bad.state_fallback_share = shares[i];
+                INVALID(nbc_client_new(&c, &bad), "state_fallback_share");
+                CHECK(strstr(nbc_error_message(NULL), "(0, 1]") != NULL);
+            }
+            bad.state_fallback_share = 0.0;
+        }
         CHECK(c == NULL);
     }
     nbc_client_free(NULL);
@@ -145,6 +158,16 @@ int main(void) {
         nbc_client_options older = NBC_CLIENT_OPTIONS_INIT;
         older.struct_size = (uint32_t)offsetof(nbc_client_options, project);
         older.backend = 9;             /* stale padding bytes */
+        older.api_key = "k";
+        CHECK(nbc_client_new(&c, &older) == NBC_OK);
+        nbc_client_free(c);
+        c = NULL;
+    }
+    {
+        /* Nor is what lies past the layout before state_fallback_share read as a share. */
+        nbc_client_options older = NBC_CLIENT_OPTIONS_INIT;
+        older.struct_size = (uint32_t)offsetof(nbc_client_options, state_fallback_share);
+        older.state_fallback_share = 7.0;
         older.api_key = "k";
         CHECK(nbc_client_new(&c, &older) == NBC_OK);
         nbc_client_free(c);

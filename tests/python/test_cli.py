@@ -352,3 +352,19 @@ def test_live_line_on_a_terminal_and_plain_lines_otherwise(emulator, tmp_path):
     emulator.script([{"fault": "rpm_429", "retry_delay": "0.3s"}])
     p = run_cli(["generate", "x", "-o", str(tmp_path / "u.jpg")], env_for(emulator))
     assert p.returncode == 0 and "\r" not in p.stderr and "waiting" in p.stderr
+
+
+def test_state_fallback_share_option(emulator, tmp_path):
+    # Redis at a loopback port nothing listens on: the state event names the share in force.
+    base = ["generate", "x", "--rpm", "40", "--state", "redis://127.0.0.1:1/0", "-o", str(tmp_path / "s.png")]
+    env = {**env_for(emulator), "NBCORE_STATE_FALLBACK_SHARE": "1/8"}
+    p = run_cli(base + ["--state-fallback-share", "1/2"], env)
+    assert p.returncode == 0, p.stderr
+    assert "holding 1/2 of each limit" in p.stderr          # the option wins over the environment
+    p = run_cli(base, env)
+    assert p.returncode == 0 and "holding 1/8 of each limit" in p.stderr
+    p = run_cli(base + ["--state-fallback-share", "2", "--json"], env)
+    doc = json.loads(p.stdout)
+    assert p.returncode == 30 and doc["code"] == "INVALID_ARG" and "(0, 1]" in doc["message"]
+    p = run_cli(base + ["--state-fallback-share", "half"], env)
+    assert p.returncode == 2 and "0.25 or 1/4" in p.stderr

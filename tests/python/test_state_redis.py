@@ -58,3 +58,43 @@ def test_passwords_never_show_and_tls_is_refused_with_advice():
     assert e.value.advice
     with pytest.raises(nbcore.InvalidArgumentError):
         nbcore.Client(state="redis://a/0", state_path="redis://b/0")
+
+
+# Nothing listens on loopback port 1: the state is "unreachable" at once, without a redis-server.
+UNREACHABLE = "redis://127.0.0.1:1/0"
+
+
+def _share_in_force(share, monkeypatch, env=None):
+    """The fallback share a client reports (state event and usage) after one request."""
+    if env is None:
+        monkeypatch.delenv("NBCORE_STATE_FALLBACK_SHARE", raising=False)
+    else:
+        monkeypatch.setenv("NBCORE_STATE_FALLBACK_SHARE", env)
+    events = []
+    c = nbcore.Client(tier={"rpm": 40}, state=UNREACHABLE, state_fallback_share=share, on_event=events.append)
+    c.generate("a square", image_size="1K")
+    notices = [e["message"] for e in events if e["kind"] == "state" and e["reason"] == "unreachable"]
+    assert len(notices) == 1
+    return notices[0], c.usage()["location"]
+
+
+@pytest.mark.parametrize("share, env, shown", [
+    (None, None, "1/4"),     # neither: the default
+    (None, "1/8", "1/8"),    # the environment fills in
+    (0.5, "1/8", "1/2"),     # an explicit share wins over it
+    (1, None, "1/1"),
+])
+def test_fallback_share_reaches_the_redis_backend(client_env, monkeypatch, share, env, shown):
+    notice, location = _share_in_force(share, monkeypatch, env)
+    assert f"holding {shown} of each limit" in notice
+    assert f"local share {shown}" in location
+
+
+@pytest.mark.parametrize("share", [-0.25, 1.5, float("nan"), 0, "0.5", True])
+def test_fallback_share_out_of_range_is_a_value_error(share):
+    with pytest.raises(nbcore.InvalidArgumentError) as e:
+        nbcore.Client(state=UNREACHABLE, state_fallback_share=share)
+    assert isinstance(e.value, ValueError)
+    assert "state_fallback_share" in str(e.value) and e.value.advice
+    if isinstance(share, float):
+        assert "(0, 1]" in str(e.value)

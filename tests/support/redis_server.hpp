@@ -16,8 +16,9 @@
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
-#include <utility>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace nbcore_test {
 
@@ -83,6 +84,17 @@ public:
 
     void start() {
         if (pid_ > 0) return;
+        // Everything the child needs is built first: between fork() and exec it must not
+        // allocate, since another thread of this process may hold the allocator's lock.
+        const std::string port = std::to_string(port_);
+        std::vector<const char*> argv = {"redis-server", "--port", port.c_str(), "--bind", "127.0.0.1", "--save", "",
+                                         "--loglevel", "warning"};
+        if (data_dir_.empty()) {
+            argv.insert(argv.end(), {"--appendonly", "no"});
+        } else {
+            argv.insert(argv.end(), {"--appendonly", "yes", "--appendfsync", "always", "--dir", data_dir_.c_str()});
+        }
+        argv.push_back(nullptr);
         pid_ = ::fork();
         if (pid_ == 0) {
             // Dies with the test; its chatter does not hold the test's output pipe open.
@@ -90,14 +102,7 @@ public:
             int null = ::open("/dev/null", O_RDWR);
             ::dup2(null, 1);
             ::dup2(null, 2);
-            const std::string port = std::to_string(port_);
-            if (data_dir_.empty())
-                ::execl(binary_.c_str(), "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1", "--save", "",
-                        "--appendonly", "no", "--loglevel", "warning", static_cast<char*>(nullptr));
-            else
-                ::execl(binary_.c_str(), "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1", "--save", "",
-                        "--appendonly", "yes", "--appendfsync", "always", "--dir", data_dir_.c_str(), "--loglevel",
-                        "warning", static_cast<char*>(nullptr));
+            ::execv(binary_.c_str(), const_cast<char* const*>(argv.data()));
             ::_exit(127);
         }
         const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);

@@ -3,6 +3,8 @@
 // admission counted into Redis once when it returns.
 #include <catch2/catch.hpp>
 
+#include <limits>
+
 #include "test_state_support.hpp"
 
 using namespace quota_test;
@@ -39,6 +41,35 @@ TEST_CASE("redis: state URLs are parsed, and passwords never shown", "[state][re
             CHECK(text.find("pw") == std::string::npos);
             CHECK(text.find("p%zz") == std::string::npos);
             CHECK_FALSE(e.diagnosis().advice.empty());
+        }
+    }
+}
+
+TEST_CASE("redis: the fallback share: an explicit option wins, the environment fills in", "[state][redis]") {
+    struct Case {
+        double option;
+        const char* env;
+        double expect;   // < 0: INVALID_ARG
+    };
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const Case cases[] = {
+        {0, nullptr, 0.25},   {0, "", 0.25},          {0, "1/8", 0.125},   {0, "0.5", 0.5},
+        {0.5, "1/8", 0.5},    {1, nullptr, 1},        {0.1, "junk", 0.1},  // the option wins, env unread
+        {0, "0", -1},         {0, "1/0", -1},         {0, "2", -1},        {0, "1/4x", -1},
+        {-0.25, nullptr, -1}, {1.5, "1/4", -1},       {nan, nullptr, -1},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.option, c.env ? c.env : "(unset)");
+        if (c.expect >= 0) {
+            CHECK(choose_fallback_share(c.option, c.env, 0.25) == Approx(c.expect));
+        } else {
+            try {
+                choose_fallback_share(c.option, c.env, 0.25);
+                FAIL("accepted");
+            } catch (const Error& e) {
+                CHECK(e.code() == Status::INVALID_ARG);
+                CHECK_THAT(std::string(e.what()) + e.diagnosis().advice, Catch::Contains("(0, 1]"));
+            }
         }
     }
 }

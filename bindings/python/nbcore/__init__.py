@@ -250,6 +250,11 @@ class Client:
 
     Keyword-only extras:
         state: the same as state_path, by its shorter name: Client(state="redis://host:6379/0").
+        state_fallback_share: with a redis:// state, the share of each limit and cap this worker
+            may use from local buckets while Redis cannot be reached, in (0, 1]: 1/N for N workers
+            keeps them within the whole (docs/scaling.md). None: NBCORE_STATE_FALLBACK_SHARE when
+            set, else 0.25; a value here wins over that variable. Outside (0, 1]:
+            InvalidArgumentError (a ValueError). Ignored for a state file.
         max_attempts: override the retry policy's number of attempts (including the first).
         deadline: default total seconds per request, across waits and attempts (None: none).
         attempt_timeout: seconds one attempt may take (None: chosen by image size).
@@ -282,7 +287,8 @@ class Client:
                  downgrade_on_timeout: bool = False, retry_budget: bool = True,
                  prices: Optional[Union[str, Dict[str, Any]]] = None,
                  max_in_flight: Optional[int] = None, preflight: str = "off",
-                 state: Optional[Union[str, "os.PathLike[str]"]] = None) -> None:
+                 state: Optional[Union[str, "os.PathLike[str]"]] = None,
+                 state_fallback_share: Optional[float] = None) -> None:
         if state is not None:
             if state_path is not None:
                 raise InvalidArgumentError("both state and state_path were given",  # noqa: F405
@@ -325,6 +331,18 @@ class Client:
         self._model = model
         quota = _quota_options(tier, budget, state_path, prices, max_in_flight)
         quota["preflight"] = PREFLIGHT_MODES.index(preflight)
+        if state_fallback_share is not None:
+            # The range is checked once, by the C layer; only the type here.
+            if isinstance(state_fallback_share, bool) or not isinstance(state_fallback_share, (int, float)):
+                raise InvalidArgumentError(  # noqa: F405
+                    f"state_fallback_share is a {type(state_fallback_share).__name__}",
+                    advice="Give a number in (0, 1], e.g. 0.25 for four workers, or None for the default.")
+            if state_fallback_share == 0:
+                raise InvalidArgumentError(  # noqa: F405
+                    "state_fallback_share is 0",
+                    advice="Give a share in (0, 1], e.g. 0.25 for four workers, or None for "
+                           "NBCORE_STATE_FALLBACK_SHARE (else 0.25).")
+            quota["state_fallback_share"] = float(state_fallback_share)
         self._client = _nbcore._Client(
             api_key=api_key, base_url=base_url, model=model, retry=policy._to_c(),
             deadline_ms=_seconds_to_ms(deadline, "deadline"),

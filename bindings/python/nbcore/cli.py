@@ -419,7 +419,18 @@ def _quota_args(args: argparse.Namespace) -> Dict[str, Any]:
     budget = {k: getattr(args, f"budget_{k}") for k in ("daily", "monthly", "total")
               if getattr(args, f"budget_{k}") is not None}
     return {"tier": limits or args.tier, "budget": budget or None,
-            "state_path": None if args.state == "memory" else args.state}
+            "state_path": None if args.state == "memory" else args.state,
+            "state_fallback_share": args.state_fallback_share}
+
+
+def fallback_share(text: str) -> float:
+    """--state-fallback-share as NBCORE_STATE_FALLBACK_SHARE takes it: "0.25" or "1/4". The range
+    is checked by the library, which names it."""
+    num, slash, den = text.partition("/")
+    try:
+        return float(num) / float(den) if slash else float(num)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a share such as 0.25 or 1/4") from None
 
 
 def add_quota_arguments(p: argparse.ArgumentParser) -> None:
@@ -435,6 +446,10 @@ def add_quota_arguments(p: argparse.ArgumentParser) -> None:
                    help="state file shared with other runs and processes, or redis://host:port/db "
                         "shared with workers on other machines (default: $NBCORE_STATE, else the "
                         "file `nbcore usage` reads); 'memory' keeps nothing")
+    q.add_argument("--state-fallback-share", type=fallback_share, metavar="SHARE",
+                   help="with a redis:// --state: the share of each limit this worker uses while Redis "
+                        "is unreachable, in (0, 1], e.g. 1/4 for four workers (default: "
+                        "$NBCORE_STATE_FALLBACK_SHARE, else 1/4)")
 
 
 def default_state_file() -> str:

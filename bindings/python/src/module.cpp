@@ -298,6 +298,7 @@ struct ClientHandle {
         o.prices_json = or_null(prices);
         o.max_in_flight = static_cast<int32_t>(int_field("max_in_flight"));
         o.preflight = static_cast<int32_t>(int_field("preflight"));
+        o.state_fallback_share = usd_field("state_fallback_share");
         o.backend = backend;
         o.project = or_null(project);
         o.location = or_null(location);

@@ -227,9 +227,15 @@ std::string default_state_location();
 // NBCORE_STATE_FALLBACK_SHARE ("0.25" or "1/4") when set, else `otherwise`. Throws INVALID_ARG.
 double fallback_share_from_env(double otherwise);
 
-// A state location as users give it: a redis:// or rediss:// URL (its fallback share from
-// NBCORE_STATE_FALLBACK_SHARE when set), else a file path (SQLite).
+// The fallback share a worker uses. An explicit option (> 0) wins; 0 means "not given", and then
+// `env` (the text of NBCORE_STATE_FALLBACK_SHARE, "0.25" or "1/4") fills in when non-empty, else
+// `otherwise`. Pure. Throws INVALID_ARG for an option outside [0, 1] (NaN included) or bad `env`.
+double choose_fallback_share(double option, const char* env, double otherwise);
+
+// A state location as users give it: a redis:// or rediss:// URL, else a file path (SQLite).
+// fallback_share is the Redis share while it is unreachable (choose_fallback_share: > 0 wins, 0 =
+// NBCORE_STATE_FALLBACK_SHARE when set, else redis.fallback_share); ignored for a file.
 std::shared_ptr<StateBackend> open_state(const std::string& location, const StoreOptions& store = {},
-                                         const RedisOptions& redis = {});
+                                         const RedisOptions& redis = {}, double fallback_share = 0);
 
 }  // namespace nbcore::quota

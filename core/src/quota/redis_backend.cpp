@@ -20,6 +20,7 @@
 #include <atomic>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -132,11 +133,10 @@ std::string default_state_location() {
     return default_state_path();
 }
 
-double fallback_share_from_env(double otherwise) {
-    const char* v = std::getenv("NBCORE_STATE_FALLBACK_SHARE");
-    if (!v || !*v) return otherwise;
-    // "1/4" or "0.25"
-    std::string s = v;
+namespace {
+
+// "1/4" or "0.25", in (0, 1].
+double parse_share(const std::string& s) {
     char* end = nullptr;
     double share = std::strtod(s.c_str(), &end);
     if (end && *end == '/') {
@@ -150,11 +150,32 @@ double fallback_share_from_env(double otherwise) {
     return share;
 }
 
+}  // namespace
+
+double choose_fallback_share(double option, const char* env, double otherwise) {
+    if (!(option >= 0 && option <= 1)) {
+        char shown[32];
+        std::snprintf(shown, sizeof shown, "%g", option);
+        throw Error(Status::INVALID_ARG,
+                    std::string("the Redis fallback share is ") + shown + "; it must be in (0, 1], or 0 for the default",
+                    "Give the share of each limit a worker may use while Redis is unreachable, e.g. 0.25 for four "
+                    "workers, or 0 for NBCORE_STATE_FALLBACK_SHARE (else 0.25).");
+    }
+    if (option > 0) return option;   // an explicit option beats the environment
+    if (env && *env) return parse_share(env);
+    return otherwise;
+}
+
+double fallback_share_from_env(double otherwise) {
+    return choose_fallback_share(0, std::getenv("NBCORE_STATE_FALLBACK_SHARE"), otherwise);
+}
+
 std::shared_ptr<StateBackend> open_state(const std::string& location, const StoreOptions& store,
-                                         const RedisOptions& redis) {
+                                         const RedisOptions& redis, double fallback_share) {
     if (is_redis_url(location)) {
         RedisOptions o = redis;
-        o.fallback_share = fallback_share_from_env(o.fallback_share);
+        o.fallback_share =
+            choose_fallback_share(fallback_share, std::getenv("NBCORE_STATE_FALLBACK_SHARE"), o.fallback_share);
         return open_redis_backend(location, o);
     }
     return open_state_store(location, store);
