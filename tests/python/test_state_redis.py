@@ -51,11 +51,15 @@ def test_state_environment_variable_names_redis(client_env, redis_url, monkeypat
     assert nbcore.state_usage(redis_url)["keys"]
 
 
-def test_passwords_never_show_and_tls_is_refused_with_advice():
+def test_passwords_never_show_and_bad_tls_options_are_refused_with_advice(tmp_path):
     with pytest.raises(nbcore.InvalidArgumentError) as e:
-        nbcore.Client(state="rediss://user:hunter2@127.0.0.1:1/0")
-    assert "hunter2" not in str(e.value) and "TLS" in str(e.value)
+        nbcore.Client(state="rediss://user:hunter2@127.0.0.1:1/0?sslmode=require")
+    assert "hunter2" not in str(e.value) and "cacert, cert and key" in str(e.value)
     assert e.value.advice
+    missing = tmp_path / "missing.pem"
+    with pytest.raises(nbcore.InvalidArgumentError) as e:
+        nbcore.Client(state=f"rediss://user:hunter2@127.0.0.1:1/0?cacert={missing}")
+    assert "hunter2" not in str(e.value) and f"cacert={missing} cannot be read" in str(e.value)
     with pytest.raises(nbcore.InvalidArgumentError):
         nbcore.Client(state="redis://a/0", state_path="redis://b/0")
 
@@ -98,3 +102,58 @@ def test_fallback_share_out_of_range_is_a_value_error(share):
     assert "state_fallback_share" in str(e.value) and e.value.advice
     if isinstance(share, float):
         assert "(0, 1]" in str(e.value)
+
+
+def _openssl(cwd, *args):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def tls_redis(tmp_path):
+    """A TLS-only redis-server on loopback with a throwaway CA, server and client certificate;
+    yields (port, directory of the PEM files)."""
+    binary = shutil.which("redis-server")
+    if not binary or not shutil.which("openssl"):
+        pytest.skip("redis-server or openssl not found (scripts/install-deps installs both)")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    _openssl(tmp_path, "req", "-x509", *ec, "-days", "2", "-keyout", "ca.key", "-out", "ca.pem",
+             "-subj", "/CN=test CA", "-addext", "basicConstraints=critical,CA:TRUE")
+    (tmp_path / "server.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    for who in ("server", "client"):
+        _openssl(tmp_path, "req", "-new", *ec, "-keyout", f"{who}.key", "-out", f"{who}.csr", "-subj", f"/CN={who}")
+        extra = ["-extfile", "server.ext"] if who == "server" else []
+        _openssl(tmp_path, "x509", "-req", "-in", f"{who}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-days", "2", "-out", f"{who}.pem", *extra)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([binary, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--tls-cert-file", "server.pem", "--tls-key-file", "server.key",
+                             "--tls-ca-cert-file", "ca.pem"],
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(500):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                break
+            except OSError:
+                time.sleep(0.01)
+        yield port, tmp_path
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_client_shares_state_over_tls_and_a_wrong_ca_is_a_network_error(client_env, tls_redis):
+    port, d = tls_redis
+    client_cert = f"&cert={d}/client.pem&key={d}/client.key"
+    url = f"rediss://127.0.0.1:{port}/0?cacert={d}/ca.pem{client_cert}"
+    nbcore.Client(tier={"rpm": 300}, state=url).generate("a square", image_size="1K")
+    rpm = next(x for x in nbcore.state_usage(url)["keys"][0]["dimensions"] if x["dimension"] == "RPM")
+    assert rpm["used"] == 1
+    # The server's own certificate as the CA: it signed nothing, so verification fails.
+    wrong = f"rediss://user:hunter2@127.0.0.1:{port}/0?cacert={d}/server.pem{client_cert}"
+    with pytest.raises(nbcore.NetworkError) as e:
+        nbcore.state_usage(wrong)
+    assert "hunter2" not in str(e.value) and "not trusted" in str(e.value)
+    assert "pass the CA that signed it" in e.value.advice

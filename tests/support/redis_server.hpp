@@ -62,12 +62,23 @@ inline bool port_accepts(int port) {
     return ok;
 }
 
+// What a TLS-only server is started with (its tls-cert-file, tls-key-file, tls-ca-cert-file).
+// Redis then asks every client for a certificate signed by `ca` (tls-auth-clients yes).
+struct RedisTlsFiles {
+    std::string cert, key, ca;
+};
+
 class RedisServer {
 public:
     // data_dir empty: nothing persisted (a restart starts empty). Else an append-only file there,
     // fsynced on every write, so a stop and restart keeps every count, as in production.
     explicit RedisServer(std::string data_dir = {})
         : binary_(find_redis_server()), port_(free_port()), data_dir_(std::move(data_dir)) {
+        if (!binary_.empty()) start();
+    }
+    // TLS only: the plain port is closed (--port 0) and port() is the tls-port.
+    explicit RedisServer(RedisTlsFiles tls)
+        : binary_(find_redis_server()), port_(free_port()), tls_(std::move(tls)) {
         if (!binary_.empty()) start();
     }
     ~RedisServer() { stop(); }
@@ -86,14 +97,9 @@ public:
         if (pid_ > 0) return;
         // Everything the child needs is built first: between fork() and exec it must not
         // allocate, since another thread of this process may hold the allocator's lock.
-        const std::string port = std::to_string(port_);
-        std::vector<const char*> argv = {"redis-server", "--port", port.c_str(), "--bind", "127.0.0.1", "--save", "",
-                                         "--loglevel", "warning"};
-        if (data_dir_.empty()) {
-            argv.insert(argv.end(), {"--appendonly", "no"});
-        } else {
-            argv.insert(argv.end(), {"--appendonly", "yes", "--appendfsync", "always", "--dir", data_dir_.c_str()});
-        }
+        const std::vector<std::string> args = arguments();
+        std::vector<char*> argv;
+        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
         argv.push_back(nullptr);
         pid_ = ::fork();
         if (pid_ == 0) {
@@ -102,7 +108,7 @@ public:
             int null = ::open("/dev/null", O_RDWR);
             ::dup2(null, 1);
             ::dup2(null, 2);
-            ::execv(binary_.c_str(), const_cast<char* const*>(argv.data()));
+            ::execv(binary_.c_str(), argv.data());
             ::_exit(127);
         }
         const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -121,9 +127,22 @@ public:
     }
 
 private:
+    std::vector<std::string> arguments() const {
+        const std::string port = std::to_string(port_);
+        std::vector<std::string> a{"redis-server", "--bind", "127.0.0.1", "--save", "", "--loglevel", "warning"};
+        if (tls_.cert.empty()) a.insert(a.end(), {"--port", port});
+        else
+            a.insert(a.end(), {"--port", "0", "--tls-port", port, "--tls-cert-file", tls_.cert, "--tls-key-file", tls_.key,
+                               "--tls-ca-cert-file", tls_.ca});
+        if (data_dir_.empty()) a.insert(a.end(), {"--appendonly", "no"});
+        else a.insert(a.end(), {"--appendonly", "yes", "--appendfsync", "always", "--dir", data_dir_});
+        return a;
+    }
+
     std::string binary_;
     int port_;
     std::string data_dir_;
+    RedisTlsFiles tls_;
     pid_t pid_ = -1;
 };
 

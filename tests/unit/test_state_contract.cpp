@@ -1,5 +1,5 @@
 // The StateBackend contract: the memory backend, the SQLite store and Redis (when redis-server is
-// installed) must answer every operation alike. Each test runs once per backend (GENERATE), and a scripted sequence is compared across them.
+// installed; plain and over TLS) must answer every operation alike. Each test runs once per backend (GENERATE), and a scripted sequence is compared across them.
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -333,6 +333,7 @@ TEST_CASE("state contract: snapshot reports keys, limits and spend", "[state][co
     auto s = st.snapshot(t0 + 30s);
     CHECK(s.taken_at == t0 + 30s);
     if (b.kind == "redis") CHECK(s.location == test_redis().url());
+    else if (b.kind == "rediss") CHECK(s.location == test_tls_redis().url());   // paths shown, not secret
     else CHECK(s.location == (b.kind == "memory" ? std::string("memory") : b.dir->file("state.db")));
     REQUIRE(s.keys.size() == 2);
     const auto& ku = s.keys[0].key == k0 ? s.keys[0] : s.keys[1];
@@ -408,7 +409,8 @@ TEST_CASE("state contract: both backends give identical answers to one script", 
     const std::string b = run_script(*sqlite.backend);
     CHECK(a == b);
     for (const auto& kind : backend_kinds()) {
-        if (kind != "redis") continue;
+        if (kind != "redis" && kind != "rediss") continue;
+        INFO(kind);
         auto redis = make_backend(kind);
         CHECK(run_script(*redis.backend) == a);
     }

@@ -1,4 +1,4 @@
-// The Redis state backend's own rules: state URLs (parsed, redacted, TLS refused), and what happens
+// The Redis state backend's own rules: state URLs (parsed, redacted, TLS options), and what happens
 // when Redis cannot be reached: local buckets at a share of each limit, a notice, and every local
 // admission counted into Redis once when it returns.
 #include <catch2/catch.hpp>
@@ -74,16 +74,63 @@ TEST_CASE("redis: the fallback share: an explicit option wins, the environment f
     }
 }
 
-TEST_CASE("redis: rediss:// is refused with what to do instead", "[state][redis]") {
-    if (!redis_supported()) return;
-    try {
-        open_redis_backend("rediss://user:hunter2@h:6380/0");
-        FAIL("rediss accepted");
-    } catch (const Error& e) {
-        CHECK(e.code() == Status::INVALID_ARG);
-        CHECK_THAT(e.what(), Catch::Contains("TLS"));
-        CHECK(std::string(e.what()).find("hunter2") == std::string::npos);
-        CHECK_THAT(e.diagnosis().advice, Catch::Contains("tunnel"));
+TEST_CASE("redis: rediss:// URLs carry the TLS files as percent-decoded query options", "[state][redis][tls]") {
+    auto u = parse_redis_url("rediss://user:hunter2@db.internal:6380/2?cacert=/etc/ca%20dir/ca.pem&cert=/c%26d.pem&key=/k.pem");
+    CHECK(u.tls);
+    CHECK(u.host == "db.internal");
+    CHECK(u.port == 6380);
+    CHECK(u.db == 2);
+    CHECK(u.cacert == "/etc/ca dir/ca.pem");
+    CHECK(u.cert == "/c&d.pem");
+    CHECK(u.key == "/k.pem");
+    auto no_db = parse_redis_url("rediss://h:7000?cacert=/x.pem");
+    CHECK(no_db.port == 7000);
+    CHECK(no_db.db == 0);
+    CHECK(no_db.cacert == "/x.pem");
+    auto bare = parse_redis_url("rediss://h:7000/0");
+    CHECK(bare.cacert.empty());   // the system's trust store
+    CHECK(bare.cert.empty());
+    CHECK(parse_redis_url("rediss://[::1]:7000/0?cacert=/x").host == "::1");
+
+    // The query is paths, not secrets: it stays; the password goes, even with an '@' in a path.
+    CHECK(redact_state_url("rediss://u:hunter2@h:1/0?cacert=/a@b/ca.pem") == "rediss://***@h:1/0?cacert=/a@b/ca.pem");
+    CHECK(redact_state_url("rediss://u:hunter2@h:1?cacert=/a@b/ca.pem") == "rediss://***@h:1?cacert=/a@b/ca.pem");
+    CHECK(redact_state_url("rediss://h:1/0?cacert=/a@b/ca.pem") == "rediss://h:1/0?cacert=/a@b/ca.pem");
+    CHECK(parse_redis_url("rediss://u:hunter2@h:1?cacert=/a@b/ca.pem").host == "h");
+    CHECK(parse_redis_url("rediss://u:hunter2@h:1?cacert=/a@b/ca.pem").cacert == "/a@b/ca.pem");
+    // A '?' in a password stays in it (and out of every message), as before queries were read.
+    auto q = parse_redis_url("rediss://u:pass?word@h:1/0?cacert=/ca.pem");
+    CHECK(q.password == "pass?word");
+    CHECK(q.cacert == "/ca.pem");
+    CHECK(redact_state_url("redis://u:pass?word@h:1/0") == "redis://***@h:1/0");
+}
+
+TEST_CASE("redis: malformed TLS options are refused with the known ones named", "[state][redis][tls]") {
+    struct Row {
+        const char* url;
+        const char* says;
+    };
+    const Row rows[] = {
+        {"rediss://u:hunter2@h:1/0?sslmode=require", "unknown option 'sslmode'; the known options are cacert, cert and key"},
+        {"rediss://u:hunter2@h:1/0?cacert=", "needs a file path"},
+        {"rediss://u:hunter2@h:1/0?cacert", "needs a file path"},
+        {"rediss://u:hunter2@h:1/0?cacert=/a&cacert=/b", "given twice"},
+        {"rediss://u:hunter2@h:1/0?cert=/c.pem", "cert and key must be given together"},
+        {"rediss://u:hunter2@h:1/0?key=/k.pem", "cert and key must be given together"},
+        {"rediss://u:hunter2@h:1/0?cacert=/a%zz", "not followed by two hex digits"},
+        {"redis://u:hunter2@h:1/0?cacert=/ca.pem", "write the URL as rediss://"},
+    };
+    for (const auto& row : rows) {
+        INFO(row.url);
+        try {
+            parse_redis_url(row.url);
+            FAIL("accepted");
+        } catch (const Error& e) {
+            CHECK(e.code() == Status::INVALID_ARG);
+            CHECK_THAT(e.what(), Catch::Contains(row.says));
+            CHECK_THAT(e.diagnosis().advice, Catch::Contains("rediss://"));
+            CHECK(std::string(e.what()).find("hunter2") == std::string::npos);
+        }
     }
 }
 

@@ -242,7 +242,8 @@ class Client:
             client only. A path: shared by every process naming it and kept across runs;
             nbcore.DEFAULT_STATE is the default file (the one `nbcore usage` reads), or
             $NBCORE_STATE when set. A "redis://[user:password@]host:port/db" URL: shared by
-            every worker on every machine naming it (docs/scaling.md).
+            every worker on every machine naming it (docs/scaling.md); "rediss://" for TLS,
+            with ?cacert=/path/ca.pem and &cert=...&key=... as needed (always verified).
         on_event: called with a dict per event ("kind": attempt_start, attempt_end,
             retry_scheduled, breaker, failover, downgrade, quota_wait, quota_warning,
             budget_alert, prompt_warning, state, done). It runs on the thread waiting for the request, with the GIL

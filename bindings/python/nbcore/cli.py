@@ -444,6 +444,7 @@ def add_quota_arguments(p: argparse.ArgumentParser) -> None:
         q.add_argument(f"--budget-{k}", type=float, metavar="USD", help=f"{k} spending cap in US dollars")
     q.add_argument("--state", default=DEFAULT_STATE, metavar="PATH|URL",
                    help="state file shared with other runs and processes, or redis://host:port/db "
+                        "(rediss://host:port/db?cacert=CA.pem for TLS) "
                         "shared with workers on other machines (default: $NBCORE_STATE, else the "
                         "file `nbcore usage` reads); 'memory' keeps nothing")
     q.add_argument("--state-fallback-share", type=fallback_share, metavar="SHARE",

@@ -301,7 +301,8 @@ typedef struct nbc_client_options {
     /* Where quota use, learned limits and spend live. NULL: in memory, this client only. A file
      * path: SQLite, shared by every process that names it and kept across runs (created 0600).
      * "redis://[user:password@]host:port/db": Redis, shared by every worker on every machine
-     * naming it (docs/scaling.md; rediss:// is refused: no TLS in this build's hiredis).
+     * naming it (docs/scaling.md); "rediss://...[?cacert=PATH][&cert=PATH&key=PATH]" for TLS,
+     * the server's certificate always verified.
      * NBC_STATE_DEFAULT or "": $NBCORE_STATE (a path or URL), else $NBCORE_STATE_FILE, else
      * $XDG_STATE_HOME/nbcore/state.db, else ~/.local/state/nbcore/state.db. */
     const char *state_path;
@@ -412,7 +413,7 @@ NBC_API(double) nbc_result_cost_usd(const nbc_result *res);
 
 /* Each quota dimension used against its limit and spend against each cap, as text or JSON.
  * *out is a new string for nbc_string_free. From a client's state, or from a state file
- * (NULL or NBC_STATE_DEFAULT: the default path) or a redis:// URL without a client. */
+ * (NULL or NBC_STATE_DEFAULT: the default path) or a redis:// or rediss:// URL without a client. */
 NBC_API(int) nbc_client_usage(char **out, nbc_client *client, int format);
 NBC_API(int) nbc_state_usage(char **out, const char *state_path, int format);
 NBC_API(void) nbc_string_free(char *s);

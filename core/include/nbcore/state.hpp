@@ -184,7 +184,8 @@ std::shared_ptr<StateBackend> open_state_store(const std::string& path = default
 
 // ---- shared state on Redis -------------------------------------------------------------------
 
-// A parsed `redis://[user:password@]host:port/db` (or `rediss://`, TLS).
+// A parsed `redis://[user:password@]host:port/db`, or with TLS
+// `rediss://[user:password@]host:port/db[?cacert=PATH][&cert=PATH&key=PATH]`.
 struct RedisUrl {
     bool tls = false;
     std::string user;
@@ -192,13 +193,22 @@ struct RedisUrl {
     std::string host = "127.0.0.1";
     int port = 6379;
     int db = 0;
+    // rediss:// only. The server's certificate is always verified (chain and host name): against
+    // `cacert` (PEM file) when given, else the system's trust store. `cert` and `key` (PEM files,
+    // both or neither) are the client certificate for servers that ask for one.
+    std::string cacert;
+    std::string cert;
+    std::string key;
 };
 
 // True for a state location that names Redis (redis:// or rediss://), not a file.
 bool is_redis_url(std::string_view location) noexcept;
-// Pure. Throws Error INVALID_ARG (the message shows the URL redacted) for a malformed URL.
+// Pure. Throws Error INVALID_ARG (the message shows the URL redacted) for a malformed URL, an
+// unknown query option (the known ones are cacert, cert and key), options on a redis:// URL, or
+// cert without key. Query values are percent-decoded.
 RedisUrl parse_redis_url(std::string_view url);
-// The URL with its userinfo replaced by "***": what logs, errors, events and reports show.
+// The URL with its userinfo replaced by "***": what logs, errors, events and reports show. The
+// query (file paths, not secrets) is kept.
 std::string redact_state_url(std::string_view location);
 
 struct RedisOptions {
@@ -216,8 +226,10 @@ struct RedisOptions {
 // reservation are one Lua script each (EVALSHA, EVAL on NOSCRIPT), one round trip per admission;
 // keys per credential fingerprint and model; windows expire by TTL, per-day counters at Pacific
 // midnight. Does not connect eagerly: an unreachable server at start is a fallback like any
-// other. Throws Error INVALID_ARG for a malformed URL, rediss:// (this build's hiredis has no
-// TLS), a share outside (0, 1], or a build without Redis support.
+// other. Throws Error INVALID_ARG for a malformed URL, a TLS file (cacert, cert, key) that cannot
+// be read, a share outside (0, 1], or a build without Redis support. Over rediss://, a server whose
+// certificate fails verification (or that refuses ours, or does not speak TLS) is an Error
+// NETWORK with advice from the operation that connects, not an outage to fall back from.
 std::shared_ptr<StateBackend> open_redis_backend(const std::string& url, const RedisOptions& options = {});
 bool redis_supported() noexcept;          // this build links hiredis
 

@@ -38,6 +38,7 @@
 #include <hiredis/hiredis.h>
 
 #include "quota/redis_scripts.hpp"
+#include "quota/redis_tls.hpp"
 #endif
 
 namespace nbcore::quota {
@@ -51,10 +52,12 @@ constexpr std::string_view kTls = "rediss://";
 
 [[noreturn]] void bad_url(std::string_view url, const std::string& what) {
     throw Error(Status::INVALID_ARG, "state URL " + redact_state_url(url) + ": " + what,
-                "Write it as redis://[user:password@]host:port/db, for example redis://127.0.0.1:6379/0.");
+                "Write it as redis://[user:password@]host:port/db, for example redis://127.0.0.1:6379/0, or for "
+                "TLS rediss://[user:password@]host:port/db[?cacert=/path/ca.pem][&cert=/path/client.pem&key=/path/client.key].");
 }
 
-std::string percent_decode(std::string_view url, std::string_view s) {
+// `where` names the part being decoded for the message ("the user or password", "cacert").
+std::string percent_decode(std::string_view url, std::string_view s, std::string_view where) {
     std::string out;
     for (std::size_t i = 0; i < s.size(); ++i) {
         if (s[i] != '%') {
@@ -63,7 +66,7 @@ std::string percent_decode(std::string_view url, std::string_view s) {
         }
         if (i + 2 >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[i + 1])) ||
             !std::isxdigit(static_cast<unsigned char>(s[i + 2])))
-            bad_url(url, "a '%' in the user or password is not followed by two hex digits");
+            bad_url(url, "a '%' in " + std::string(where) + " is not followed by two hex digits");
         out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
         i += 2;
     }
@@ -78,6 +81,33 @@ int parse_number(std::string_view url, std::string_view digits, int lo, int hi, 
     return v;
 }
 
+// The '@' ending the userinfo of `rest` (the URL after "scheme://"): the last one before the first
+// '/', so that a '?' in a password stays in the password (and out of messages). npos: none.
+std::size_t userinfo_at(std::string_view rest) { return rest.substr(0, rest.find('/')).rfind('@'); }
+
+constexpr std::string_view kKnownOptions = "cacert, cert and key";
+
+// The TLS files named in the query (`cacert=/ca.pem&cert=/c.pem&key=/k.pem`, percent-encoded),
+// into `u`. Only rediss:// takes them; cert and key go together.
+void parse_tls_options(std::string_view url, std::string_view query, RedisUrl& u) {
+    std::set<std::string, std::less<>> seen;
+    while (!query.empty()) {
+        const std::size_t amp = query.find('&');
+        const std::string_view pair = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        const std::size_t eq = pair.find('=');
+        const std::string name = percent_decode(url, pair.substr(0, eq), "an option name");
+        std::string* field = name == "cacert" ? &u.cacert : name == "cert" ? &u.cert : name == "key" ? &u.key : nullptr;
+        if (!field) bad_url(url, "unknown option '" + name + "'; the known options are " + std::string(kKnownOptions));
+        if (!seen.insert(name).second) bad_url(url, "option '" + name + "' is given twice");
+        if (eq == std::string_view::npos || eq + 1 == pair.size()) bad_url(url, "option '" + name + "' needs a file path");
+        *field = percent_decode(url, pair.substr(eq + 1), name);
+    }
+    if (!u.tls && !seen.empty())
+        bad_url(url, "the options " + std::string(kKnownOptions) + " are for TLS: write the URL as rediss://");
+    if (u.cert.empty() != u.key.empty()) bad_url(url, "cert and key must be given together (the client certificate and its key)");
+}
+
 }  // namespace
 
 bool is_redis_url(std::string_view location) noexcept {
@@ -87,9 +117,7 @@ bool is_redis_url(std::string_view location) noexcept {
 std::string redact_state_url(std::string_view location) {
     if (!is_redis_url(location)) return std::string(location);
     const std::size_t scheme = location.find("://") + 3;
-    const std::size_t slash = location.find('/', scheme);
-    const std::string_view authority = location.substr(scheme, slash == std::string_view::npos ? location.npos : slash - scheme);
-    const std::size_t at = authority.rfind('@');
+    const std::size_t at = userinfo_at(location.substr(scheme));
     if (at == std::string_view::npos) return std::string(location);
     return std::string(location.substr(0, scheme)) + "***@" + std::string(location.substr(scheme + at + 1));
 }
@@ -99,17 +127,23 @@ RedisUrl parse_redis_url(std::string_view url) {
     RedisUrl u;
     u.tls = url.starts_with(kTls);
     std::string_view rest = url.substr(u.tls ? kTls.size() : kPlain.size());
+    if (const std::size_t at = userinfo_at(rest); at != std::string_view::npos) {
+        std::string_view userinfo = rest.substr(0, at);
+        rest = rest.substr(at + 1);
+        const std::size_t colon = userinfo.find(':');
+        u.user = percent_decode(url, userinfo.substr(0, colon), "the user or password");
+        if (colon != std::string_view::npos)
+            u.password = percent_decode(url, userinfo.substr(colon + 1), "the user or password");
+    }
+    std::string_view query;
+    if (const std::size_t q = rest.find('?'); q != std::string_view::npos) {
+        query = rest.substr(q + 1);
+        rest = rest.substr(0, q);
+    }
     const std::size_t slash = rest.find('/');
     std::string_view authority = rest.substr(0, slash);
     std::string_view path = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
-    if (auto q = path.find('?'); q != std::string_view::npos) bad_url(url, "query options are not supported");
-    if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
-        std::string_view userinfo = authority.substr(0, at);
-        authority = authority.substr(at + 1);
-        const std::size_t colon = userinfo.find(':');
-        u.user = percent_decode(url, userinfo.substr(0, colon));
-        if (colon != std::string_view::npos) u.password = percent_decode(url, userinfo.substr(colon + 1));
-    }
+    parse_tls_options(url, query, u);
     std::string_view host = authority, port;
     if (authority.starts_with('[')) {   // [IPv6]:port
         const std::size_t close = authority.find(']');
@@ -299,9 +333,7 @@ struct ReplyFree {
 using Reply = std::unique_ptr<redisReply, ReplyFree>;
 
 // The connection failed: an outage, handled by falling back.
-struct Unreachable {
-    std::string why;
-};
+using Unreachable = detail::RedisUnreachable;
 
 std::int64_t int_at(const redisReply* r, std::size_t i) {
     if (!r || r->type != REDIS_REPLY_ARRAY || i >= r->elements) return 0;
@@ -352,28 +384,25 @@ private:
     bool was_pending_ = false;
 };
 
+// Two transports behind one interface: hiredis's own redisContext for redis://, and for rediss://
+// our TLS socket with hiredis's encoder and reader (redis_tls.hpp).
 class Connection {
 public:
     Connection(RedisUrl url, const RedisOptions& o, std::string shown)
         : url_(std::move(url)), o_(o), shown_(std::move(shown)) {}
     ~Connection() { drop(); }
 
-    bool open() const { return ctx_ != nullptr && pid_ == ::getpid(); }
+    bool open() const { return (ctx_ != nullptr || tls_ != nullptr) && pid_ == ::getpid(); }
 
-    // Throws Unreachable.
+    // Throws Unreachable, or Error when the server is reachable but refuses us (TLS, AUTH, SELECT).
     void connect() {
         drop();
-        timeval tv = to_timeval(o_.connect_timeout);
-        redisContext* c = redisConnectWithTimeout(url_.host.c_str(), url_.port, tv);
-        if (!c) throw Unreachable{"out of memory"};
-        if (c->err) {
-            std::string why = c->errstr;
-            redisFree(c);
-            throw Unreachable{why};
+        if (url_.tls) {
+            SigpipeGuard no_sigpipe;   // the handshake writes too
+            tls_ = std::make_unique<detail::TlsTransport>(url_, o_.connect_timeout, o_.command_timeout, shown_);
+        } else {
+            connect_plain();
         }
-        timeval cmd = to_timeval(o_.command_timeout);
-        redisSetTimeout(c, cmd);
-        ctx_ = c;
         pid_ = ::getpid();
         if (!url_.password.empty()) {
             Reply r = url_.user.empty() ? command({"AUTH", url_.password}) : command({"AUTH", url_.user, url_.password});
@@ -396,12 +425,16 @@ public:
     }
 
     void drop() {
-        // A context inherited over fork() is the parent's socket: freeing it only closes our copy.
+        // A context inherited over fork() is the parent's socket: freeing it only closes our copy
+        // (the TLS transport, too, closes without writing to the session).
         if (ctx_) redisFree(ctx_);
         ctx_ = nullptr;
+        tls_.reset();
+        answered_ = false;
     }
 
-    // One command; throws Unreachable on any I/O failure (and drops the connection).
+    // One command; throws Unreachable on any I/O failure, Error when the server refuses us at the
+    // TLS level (either way the connection is dropped).
     Reply command(const std::vector<std::string>& args) {
         std::vector<const char*> argv;
         std::vector<size_t> lens;
@@ -410,12 +443,29 @@ public:
             lens.push_back(a.size());
         }
         SigpipeGuard no_sigpipe;
+        if (tls_) {
+            try {
+                return Reply(tls_->command(static_cast<int>(argv.size()), argv.data(), lens.data()));
+            } catch (...) {
+                drop();
+                throw;
+            }
+        }
         auto* r = static_cast<redisReply*>(redisCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data()));
         if (!r) {
             std::string why = ctx_->errstr[0] ? ctx_->errstr : "connection lost";
+            const bool first = !answered_;
             drop();
+            // A TLS port closes (or sends an alert) at our first plaintext command: ask it, so
+            // that the mistake is reported instead of being ridden out as an outage.
+            if (first && detail::speaks_tls(url_, o_.connect_timeout))
+                throw Error(Status::NETWORK, "state " + shown_ + ": the server at " + url_.host + ":" + std::to_string(url_.port) +
+                                                 " speaks TLS on this port, not plain Redis protocol (" + why + ")",
+                            "This is a TLS port: write the state URL as rediss://host:port/db (with ?cacert=/path/ca.pem "
+                            "unless the system trusts the server's CA), or use the server's plain port with redis://.");
             throw Unreachable{why};
         }
+        answered_ = true;
         return Reply(r);
     }
 
@@ -445,6 +495,20 @@ public:
     }
 
 private:
+    void connect_plain() {
+        timeval tv = to_timeval(o_.connect_timeout);
+        redisContext* c = redisConnectWithTimeout(url_.host.c_str(), url_.port, tv);
+        if (!c) throw Unreachable{"out of memory"};
+        if (c->err) {
+            std::string why = c->errstr;
+            redisFree(c);
+            throw Unreachable{why};
+        }
+        timeval cmd = to_timeval(o_.command_timeout);
+        redisSetTimeout(c, cmd);
+        ctx_ = c;
+    }
+
     static timeval to_timeval(Millis m) {
         timeval tv{};
         tv.tv_sec = static_cast<time_t>(m.count() / 1000);
@@ -455,7 +519,9 @@ private:
     RedisUrl url_;
     RedisOptions o_;
     std::string shown_;
-    redisContext* ctx_ = nullptr;
+    redisContext* ctx_ = nullptr;                  // redis://
+    std::unique_ptr<detail::TlsTransport> tls_;   // rediss://
+    bool answered_ = false;                       // this connection has had a reply
     pid_t pid_ = 0;
     std::map<const std::string*, std::string> shas_;
 };
@@ -1197,12 +1263,8 @@ private:
 
 std::shared_ptr<StateBackend> open_redis_backend(const std::string& url, const RedisOptions& options) {
     RedisUrl parsed = parse_redis_url(url);
-    if (parsed.tls)
-        throw Error(Status::INVALID_ARG,
-                    "state URL " + redact_state_url(url) + ": TLS (rediss://) is not supported by this build: "
-                    "Debian 12's hiredis 0.14 has no TLS",
-                    "Use redis:// over a private network or an SSH/stunnel tunnel to the server, or rebuild nbcore "
-                    "against hiredis >= 1.0 with hiredis_ssl.");
+    // A typo in a file path is known now, not at the first request.
+    if (parsed.tls) detail::check_tls_files(parsed, "URL " + redact_state_url(url));
     if (!(options.fallback_share > 0 && options.fallback_share <= 1))
         throw Error(Status::INVALID_ARG, "Redis fallback share must be in (0, 1]",
                     "Give the share of each limit a worker may use while Redis is unreachable, e.g. 0.25 "
