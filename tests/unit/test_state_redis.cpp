@@ -3,7 +3,14 @@
 // admission counted into Redis once when it returns.
 #include <catch2/catch.hpp>
 
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <limits>
+#include <thread>
 
 #include "test_state_support.hpp"
 
@@ -201,4 +208,106 @@ TEST_CASE("redis: an outage falls back to a share of each limit and is reconcile
     CHECK(other->snapshot(t0 + 64s).keys[0].dimensions[0].used == 3);
 
     CHECK(redact_state_url(url).find("hunter2") == std::string::npos);
+}
+
+TEST_CASE("redis: which error replies mean \"busy for now\"", "[state][redis]") {
+    struct Row {
+        const char* reply;
+        bool transient;
+    };
+    const Row rows[] = {
+        {"LOADING Redis is loading the dataset in memory", true},
+        {"BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.", true},
+        {"MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.", true},
+        {"READONLY You can't write against a read only replica.", true},
+        {"TRYAGAIN Multiple keys request during rehashing of slot", true},
+        {"CLUSTERDOWN The cluster is down", true},
+        {"LOADING", true},
+        {"NOSCRIPT No matching script. Please use EVAL.", false},
+        {"WRONGPASS invalid username-password pair or user is disabled.", false},
+        {"NOAUTH Authentication required.", false},
+        {"ERR unknown command 'EVALSHA'", false},
+        {"LOADINGX not a code we know", false},
+        {"", false},
+    };
+    for (const auto& row : rows) {
+        INFO(row.reply);
+        CHECK(redis_error_is_transient(row.reply) == row.transient);
+    }
+}
+
+// A server that accepts connections and answers every command "-LOADING ...", as Redis does while
+// it reads its data back after a restart.
+class LoadingServer {
+public:
+    LoadingServer() {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+        socklen_t len = sizeof a;
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+        port_ = ntohs(a.sin_port);
+        REQUIRE(::listen(fd_, 8) == 0);
+        thread_ = std::thread([this] { serve(); });
+    }
+    ~LoadingServer() {
+        stop_ = true;
+        thread_.join();
+        ::close(fd_);
+    }
+    int port() const { return port_; }
+    int commands() const { return commands_; }
+
+private:
+    void serve() {
+        std::vector<int> clients;
+        while (!stop_) {
+            std::vector<pollfd> fds{{fd_, POLLIN, 0}};
+            for (int c : clients) fds.push_back({c, POLLIN, 0});
+            if (::poll(fds.data(), fds.size(), 20) <= 0) continue;
+            if (fds[0].revents & POLLIN) clients.push_back(::accept(fd_, nullptr, nullptr));
+            for (std::size_t i = 1; i < fds.size(); ++i) {
+                if (!(fds[i].revents & (POLLIN | POLLHUP))) continue;
+                char buf[4096];
+                if (::read(fds[i].fd, buf, sizeof buf) <= 0) continue;
+                ++commands_;   // one command at a time: the backend waits for each answer
+                static const char kLoading[] = "-LOADING Redis is loading the dataset in memory\r\n";
+                (void)!::write(fds[i].fd, kLoading, sizeof kLoading - 1);
+            }
+        }
+        for (int c : clients) ::close(c);
+    }
+
+    int fd_ = -1;
+    int port_ = 0;
+    std::atomic<bool> stop_{false};
+    std::atomic<int> commands_{0};
+    std::thread thread_;
+};
+
+TEST_CASE("redis: a server still loading its data is ridden out on local buckets", "[state][redis]") {
+    if (!redis_supported()) return;
+    LoadingServer loading;
+    RedisOptions o;
+    o.prefix = "nbcore-loading";
+    o.reconnect_every = Millis(0);
+    o.fallback_share = 0.5;
+    auto st = open_redis_backend("redis://127.0.0.1:" + std::to_string(loading.port()) + "/0", o);
+    const auto key = test_key();
+    Limits l;
+    l.rpm = 4;
+    const SystemTime t0 = base_now();
+    // Not an INTERNAL error for the caller: an outage, with its one notice, and 4 x 1/2 = 2 local
+    // admissions before the third must wait for the window.
+    auto first = st->admit(admit_request(key, l, t0));
+    CHECK(first.fit.verdict == Verdict::Now);
+    CHECK(first.ticket < 0);
+    REQUIRE(first.notices.size() == 1);
+    CHECK_FALSE(first.notices[0].reachable);
+    CHECK_THAT(first.notices[0].message, Catch::Contains("LOADING"));
+    CHECK(st->admit(admit_request(key, l, t0 + 1ms)).fit.verdict == Verdict::Now);
+    CHECK(st->admit(admit_request(key, l, t0 + 2ms)).fit.verdict == Verdict::Later);
+    CHECK(loading.commands() > 0);   // it was asked, and answered LOADING each time
 }

@@ -210,6 +210,11 @@ RedisUrl parse_redis_url(std::string_view url);
 // The URL with its userinfo replaced by "***": what logs, errors, events and reports show. The
 // query (file paths, not secrets) is kept.
 std::string redact_state_url(std::string_view location);
+// Pure. Whether a Redis error reply means the server cannot serve anyone for now, so waiting
+// fixes it: loading its data after a restart (LOADING), another script running long (BUSY), a
+// replica cut off or promoted mid-failover (MASTERDOWN, READONLY), a cluster re-sharding
+// (TRYAGAIN, CLUSTERDOWN). The backend rides those out on local buckets, as it does an outage.
+bool redis_error_is_transient(std::string_view reply) noexcept;
 
 struct RedisOptions {
     // While Redis cannot be reached, admissions and reservations go to local buckets holding this

@@ -110,6 +110,13 @@ void parse_tls_options(std::string_view url, std::string_view query, RedisUrl& u
 
 }  // namespace
 
+bool redis_error_is_transient(std::string_view reply) noexcept {
+    const std::string_view code = reply.substr(0, reply.find(' '));
+    for (std::string_view transient : {"LOADING", "BUSY", "MASTERDOWN", "READONLY", "TRYAGAIN", "CLUSTERDOWN"})
+        if (code == transient) return true;
+    return false;
+}
+
 bool is_redis_url(std::string_view location) noexcept {
     return location.starts_with(kPlain) || location.starts_with(kTls);
 }
@@ -444,12 +451,14 @@ public:
         }
         SigpipeGuard no_sigpipe;
         if (tls_) {
+            Reply r;
             try {
-                return Reply(tls_->command(static_cast<int>(argv.size()), argv.data(), lens.data()));
+                r = Reply(tls_->command(static_cast<int>(argv.size()), argv.data(), lens.data()));
             } catch (...) {
                 drop();
                 throw;
             }
+            return busy_is_unreachable(std::move(r));
         }
         auto* r = static_cast<redisReply*>(redisCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data()));
         if (!r) {
@@ -466,7 +475,18 @@ public:
             throw Unreachable{why};
         }
         answered_ = true;
-        return Reply(r);
+        return busy_is_unreachable(Reply(r));
+    }
+
+    // A server that is up but cannot serve for now (loading its data, a failover) is an outage
+    // to ride out on local buckets, not an error to give the caller.
+    Reply busy_is_unreachable(Reply r) {
+        if (r && r->type == REDIS_REPLY_ERROR && redis_error_is_transient(std::string_view(r->str, r->len))) {
+            std::string why = "the server answered " + std::string(r->str, r->len);
+            drop();
+            throw Unreachable{why};
+        }
+        return r;
     }
 
     // EVALSHA of `script` (loaded once per connection); EVAL when the server does not know it
