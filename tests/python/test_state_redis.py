@@ -1,5 +1,6 @@
 """Client(state="redis://...") shares quota and spend through a redis-server started here on a
 free loopback port; skipped when redis-server is not installed."""
+import contextlib
 import os
 import shutil
 import socket
@@ -11,16 +12,18 @@ import pytest
 import nbcore
 
 
-@pytest.fixture
-def redis_url():
+@contextlib.contextmanager
+def _redis_server(port_args, cwd=None):
+    """A redis-server bound to loopback on a free port, nothing persisted; yields the port once it
+    accepts connections. port_args(port) gives the port options (plain or TLS)."""
     binary = shutil.which("redis-server")
     if not binary:
         pytest.skip("redis-server not found (install Debian's redis-server, as scripts/install-deps does)")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([binary, *port_args(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                            cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(500):
             try:
@@ -28,10 +31,16 @@ def redis_url():
                 break
             except OSError:
                 time.sleep(0.01)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield port
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.fixture
+def redis_url():
+    with _redis_server(lambda port: ["--port", str(port)]) as port:
+        yield f"redis://127.0.0.1:{port}/0"
 
 
 def test_two_clients_share_quota_and_spend_through_redis(client_env, redis_url):
@@ -112,9 +121,8 @@ def _openssl(cwd, *args):
 def tls_redis(tmp_path):
     """A TLS-only redis-server on loopback with a throwaway CA, server and client certificate;
     yields (port, directory of the PEM files)."""
-    binary = shutil.which("redis-server")
-    if not binary or not shutil.which("openssl"):
-        pytest.skip("redis-server or openssl not found (scripts/install-deps installs both)")
+    if not shutil.which("openssl"):
+        pytest.skip("openssl not found (scripts/install-deps installs it)")
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
     _openssl(tmp_path, "req", "-x509", *ec, "-days", "2", "-keyout", "ca.key", "-out", "ca.pem",
              "-subj", "/CN=test CA", "-addext", "basicConstraints=critical,CA:TRUE")
@@ -124,24 +132,9 @@ def tls_redis(tmp_path):
         extra = ["-extfile", "server.ext"] if who == "server" else []
         _openssl(tmp_path, "x509", "-req", "-in", f"{who}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
                  "-CAcreateserial", "-days", "2", "-out", f"{who}.pem", *extra)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([binary, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--tls-cert-file", "server.pem", "--tls-key-file", "server.key",
-                             "--tls-ca-cert-file", "ca.pem"],
-                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(500):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                break
-            except OSError:
-                time.sleep(0.01)
+    tls = ["--tls-cert-file", "server.pem", "--tls-key-file", "server.key", "--tls-ca-cert-file", "ca.pem"]
+    with _redis_server(lambda port: ["--port", "0", "--tls-port", str(port), *tls], cwd=tmp_path) as port:
         yield port, tmp_path
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def test_a_client_shares_state_over_tls_and_a_wrong_ca_is_a_network_error(client_env, tls_redis):
