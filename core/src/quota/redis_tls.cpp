@@ -227,7 +227,8 @@ struct CtxFree {
 // given. Throws Error INVALID_ARG for files OpenSSL cannot use.
 std::unique_ptr<SSL_CTX, CtxFree> client_context(const RedisUrl& url, const std::string& shown) {
     std::unique_ptr<SSL_CTX, CtxFree> ctx(SSL_CTX_new(TLS_client_method()));
-    if (!ctx) throw Error(Status::INTERNAL, "state " + shown + ": OpenSSL could not make a TLS context", "");
+    if (!ctx) throw Error(Status::INTERNAL, "state " + shown + ": OpenSSL could not make a TLS context",
+                          "The process is probably out of memory; retry, or run fewer clients in it.");
     SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
     SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
     SSL_CTX_set_default_passwd_cb(ctx.get(), no_passphrase);
@@ -368,16 +369,20 @@ struct TlsTransport::Impl {
 
     void handshake(Clock::time_point deadline) {
         ssl = SSL_new(client_context(url, shown).get());   // the SSL keeps its own reference
-        if (!ssl) throw Error(Status::INTERNAL, "state " + shown + ": OpenSSL could not start a TLS session", "");
+        if (!ssl)
+            throw Error(Status::INTERNAL, "state " + shown + ": OpenSSL could not start a TLS session",
+                        "The process is probably out of memory; retry, or run fewer clients in it.");
         SSL_set_fd(ssl, fd);
         SSL_set_msg_callback(ssl, on_message);
         SSL_set_msg_callback_arg(ssl, this);
-        if (is_ip_literal(url.host)) {
-            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), url.host.c_str());
-        } else {
-            SSL_set_tlsext_host_name(ssl, url.host.c_str());
-            SSL_set1_host(ssl, url.host.c_str());
-        }
+        // Without the name to check, any certificate from a trusted CA would pass: never go on.
+        const bool name_set = is_ip_literal(url.host)
+                                  ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), url.host.c_str()) == 1
+                                  : SSL_set_tlsext_host_name(ssl, url.host.c_str()) == 1 &&
+                                        SSL_set1_host(ssl, url.host.c_str()) == 1;
+        if (!name_set)
+            throw Error(Status::INVALID_ARG, "state " + shown + ": cannot check a certificate against the host '" + url.host + "'",
+                        "Write the host of the rediss:// URL as a DNS name or an IP address.");
         for (;;) {
             ERR_clear_error();
             const int rc = SSL_connect(ssl);
