@@ -319,7 +319,7 @@ typedef struct nbc_client_options {
      * NBC_EVENT_PROMPT_WARNING for a medium- or high-risk prompt; _STRICT: also refuses a
      * high-risk prompt unsent (NBC_E_INVALID_ARG, reason PROMPT_TOO_COMPLEX). */
     int32_t preflight;
-    /* With a redis:// state_path: the share of each limit and cap this worker's local buckets hold
+    /* With a Redis state_path: the share of each limit and cap this worker's local buckets hold
      * while Redis cannot be reached (1/N for N workers keeps them within the whole), in (0, 1].
      * 0: $NBCORE_STATE_FALLBACK_SHARE ("0.25" or "1/4") when set, else 0.25; a value here wins over
      * that variable. Below 0, above 1 or NaN: NBC_E_INVALID_ARG. Ignored for a state file. */
