@@ -197,17 +197,22 @@ int connect_tcp(const RedisUrl& url, Clock::time_point deadline) {
     throw RedisUnreachable{"cannot connect to " + endpoint(url) + ": " + last};
 }
 
+// A connection for a probe, or -1 when there is nobody to ask (the probes answer "no" then).
+int probe_connect(const RedisUrl& url, Clock::time_point deadline) {
+    try {
+        return connect_tcp(url, deadline);
+    } catch (const RedisUnreachable&) {
+        return -1;
+    }
+}
+
 // Whether a plain Redis answers at host:port: asked when a TLS handshake got no answer at all,
 // because a plain Redis waits silently for the rest of a ClientHello (it reads it as an inline
 // command cut short) and the mistake would otherwise look like an outage.
 bool plain_redis_answers(const RedisUrl& url, Millis timeout) {
     const auto deadline = Clock::now() + timeout;
-    int fd;
-    try {
-        fd = connect_tcp(url, deadline);
-    } catch (const RedisUnreachable&) {
-        return false;
-    }
+    const int fd = probe_connect(url, deadline);
+    if (fd < 0) return false;
     constexpr std::string_view ping = "PING\r\n";
     char first = 0;
     const bool answered = ::send(fd, ping.data(), ping.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(ping.size()) &&
@@ -276,12 +281,8 @@ void check_tls_files(const RedisUrl& url, const std::string& shown) {
 
 bool speaks_tls(const RedisUrl& url, Millis timeout) {
     const auto deadline = Clock::now() + timeout;
-    int fd;
-    try {
-        fd = connect_tcp(url, deadline);
-    } catch (const RedisUnreachable&) {
-        return false;
-    }
+    const int fd = probe_connect(url, deadline);
+    if (fd < 0) return false;
     // OpenSSL writes a ClientHello into memory; we send it and look only at the record header of
     // the answer. No session is made, so nothing here verifies or trusts anything.
     std::unique_ptr<SSL_CTX, CtxFree> ctx(SSL_CTX_new(TLS_client_method()));
